@@ -1,0 +1,46 @@
+# obsstack: `make run` brings the stack up natively, `make test` runs every check.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+DEBIAN_PACKAGES := prometheus prometheus-alertmanager docker-compose
+NEEDED_BINARIES := prometheus promtool prometheus-alertmanager amtool docker-compose
+
+.PHONY: setup run stop test lint services bench
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+## setup: Debian packages (Prometheus, Alertmanager, docker-compose) and the Python venv
+setup: $(VENV)/.installed
+	@missing=0; for b in $(NEEDED_BINARIES); do command -v $$b >/dev/null || missing=1; done; \
+	if [ $$missing = 1 ]; then \
+	  echo "installing Debian packages: $(DEBIAN_PACKAGES)"; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(DEBIAN_PACKAGES); \
+	fi
+
+## run: the stack with its defaults, on this host (see README for docker compose)
+run: setup
+	$(BIN)/obsstack serve --config exporters/config/exporter.yaml
+
+## services: make sure the PostgreSQL and Redis the tests use are answering
+services:
+	@pg_isready -q -h 127.0.0.1 -p 5432 || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start
+	@redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 || redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+## test: lint, type checks, generated-file drift, then the whole test suite
+test: setup services lint
+	$(BIN)/obsstack generate --check
+	$(BIN)/pytest -q; code=$$?; if [ $$code = 5 ]; then echo "no tests collected" >&2; exit 1; fi; exit $$code
+
+## bench: the benchmarks written up in benchmarks/README.md
+bench: setup services
+	$(PY) -m benchmarks.probe_scrape

@@ -1,0 +1,8 @@
+"""obsstack exporters: dependency probes, service instrumentation and business KPIs."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("obsstack")
+except PackageNotFoundError:  # running from a source tree without installation
+    __version__ = "0.0.0"

@@ -1,0 +1,365 @@
+"""The naming conventions of obsstack: every metric, label, rule prefix and alert name.
+
+Exporters build their metric families from these specs, generators write rules against them and
+dashboards query them, so a dashboard can never ask for a metric that no exporter exports.
+``exporters/METRICS.md`` is generated from this module (``obsstack generate``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+MetricType = Literal["counter", "gauge", "histogram", "info"]
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """One exported metric: its full name (with ``_total`` for counters), type, help and labels."""
+
+    name: str
+    type: MetricType
+    help: str
+    labels: tuple[str, ...] = ()
+    group: str = ""
+
+    @property
+    def family(self) -> str:
+        """The name without the ``_total`` / ``_info`` suffix, as prometheus-client wants it."""
+        for suffix in ("_total", "_info"):
+            if self.name.endswith(suffix):
+                return self.name[: -len(suffix)]
+        return self.name
+
+
+# -- labels ----------------------------------------------------------------------------------
+DEPENDENCY = "dependency"
+KIND = "kind"
+REASON = "reason"
+ROLE = "role"
+STATUS = "status"
+VERSION = "version"
+
+# The reasons a probe fails; a fixed set so the label stays bounded.
+REASON_TIMEOUT = "timeout"
+REASON_REFUSED = "refused"
+REASON_AUTH = "auth"
+REASON_PROTOCOL = "protocol"
+REASON_UNHEALTHY = "unhealthy"
+FAILURE_REASONS = (REASON_TIMEOUT, REASON_REFUSED, REASON_AUTH, REASON_PROTOCOL, REASON_UNHEALTHY)
+
+# dependency_circuit_state values
+CIRCUIT_CLOSED = 0
+CIRCUIT_HALF_OPEN = 1
+CIRCUIT_OPEN = 2
+
+# -- dependency probe exporter: core -----------------------------------------------------------
+_DEP = (DEPENDENCY, KIND)
+CORE = "Dependency probes (every kind)"
+
+DEPENDENCY_UP = MetricSpec(
+    "dependency_up", "gauge", "1 if the last probe of the dependency succeeded, else 0.", _DEP, CORE
+)
+DEPENDENCY_PROBE_DURATION = MetricSpec(
+    "dependency_probe_duration_seconds",
+    "gauge",
+    "Wall time of the last probe of the dependency, retries included.",
+    _DEP,
+    CORE,
+)
+DEPENDENCY_PROBE_TIMEOUT = MetricSpec(
+    "dependency_probe_timeout_seconds",
+    "gauge",
+    "Time budget the last probe of the dependency had.",
+    _DEP,
+    CORE,
+)
+DEPENDENCY_PROBE_FAILURES = MetricSpec(
+    "dependency_probe_failures_total",
+    "counter",
+    "Failed probes by reason (timeout, refused, auth, protocol, unhealthy).",
+    (*_DEP, REASON),
+    CORE,
+)
+DEPENDENCY_PROBE_RETRIES = MetricSpec(
+    "dependency_probe_retries_total",
+    "counter",
+    "Extra attempts made after a transient error, within the probe's time budget.",
+    _DEP,
+    CORE,
+)
+DEPENDENCY_CIRCUIT_STATE = MetricSpec(
+    "dependency_circuit_state",
+    "gauge",
+    "Circuit breaker state: 0 closed, 1 half-open, 2 open (reported down without probing).",
+    _DEP,
+    CORE,
+)
+DEPENDENCY_CIRCUIT_OPENS = MetricSpec(
+    "dependency_circuit_opens_total",
+    "counter",
+    "Times the circuit breaker of the dependency opened.",
+    _DEP,
+    CORE,
+)
+DEPENDENCY_LAST_SUCCESS = MetricSpec(
+    "dependency_last_success_timestamp_seconds",
+    "gauge",
+    "Unix time of the last successful probe of the dependency.",
+    _DEP,
+    CORE,
+)
+BUILD_INFO = MetricSpec(
+    "obsstack_build_info",
+    "info",
+    "Version of obsstack and of the Python running it.",
+    (VERSION, "python_version"),
+    CORE,
+)
+
+# -- blackbox-style /probe ---------------------------------------------------------------------
+PROBE = "Single-dependency probes (/probe?target=NAME)"
+PROBE_SUCCESS = MetricSpec("probe_success", "gauge", "1 if the probe succeeded, else 0.", (), PROBE)
+PROBE_DURATION = MetricSpec(
+    "probe_duration_seconds", "gauge", "Wall time of this probe.", (), PROBE
+)
+PROBE_TIMEOUT = MetricSpec(
+    "probe_timeout_seconds", "gauge", "Time budget this probe had.", (), PROBE
+)
+PROBE_FAILURE_REASON = MetricSpec(
+    "probe_failure_info",
+    "info",
+    "Why this probe failed (only present when it failed).",
+    (REASON,),
+    PROBE,
+)
+
+# -- kind details: one prefix per kind -----------------------------------------------------------
+POSTGRES = "PostgreSQL details (kind postgres)"
+DEPENDENCY_POSTGRES_CONNECT_DURATION = MetricSpec(
+    "dependency_postgres_connect_duration_seconds",
+    "gauge",
+    "Time to open the connection and authenticate.",
+    _DEP,
+    POSTGRES,
+)
+DEPENDENCY_POSTGRES_QUERY_DURATION = MetricSpec(
+    "dependency_postgres_query_duration_seconds",
+    "gauge",
+    "Round trip of SELECT 1 under statement_timeout.",
+    _DEP,
+    POSTGRES,
+)
+DEPENDENCY_POSTGRES_IN_RECOVERY = MetricSpec(
+    "dependency_postgres_in_recovery",
+    "gauge",
+    "1 if the server is a replica (pg_is_in_recovery()), 0 if primary.",
+    _DEP,
+    POSTGRES,
+)
+DEPENDENCY_POSTGRES_CONNECTIONS = MetricSpec(
+    "dependency_postgres_connections",
+    "gauge",
+    "Client connections in use (pg_stat_activity).",
+    _DEP,
+    POSTGRES,
+)
+DEPENDENCY_POSTGRES_MAX_CONNECTIONS = MetricSpec(
+    "dependency_postgres_max_connections",
+    "gauge",
+    "The server's max_connections setting.",
+    _DEP,
+    POSTGRES,
+)
+
+REDIS = "Redis details (kind redis)"
+DEPENDENCY_REDIS_PING_DURATION = MetricSpec(
+    "dependency_redis_ping_duration_seconds", "gauge", "Round trip of PING.", _DEP, REDIS
+)
+DEPENDENCY_REDIS_IS_REPLICA = MetricSpec(
+    "dependency_redis_is_replica",
+    "gauge",
+    "1 if INFO reports role:slave, 0 if master.",
+    _DEP,
+    REDIS,
+)
+DEPENDENCY_REDIS_LOADING = MetricSpec(
+    "dependency_redis_loading",
+    "gauge",
+    "1 while the server loads its dataset from disk (it refuses most commands then).",
+    _DEP,
+    REDIS,
+)
+DEPENDENCY_REDIS_CONNECTED_CLIENTS = MetricSpec(
+    "dependency_redis_connected_clients", "gauge", "Connected clients.", _DEP, REDIS
+)
+DEPENDENCY_REDIS_MAX_CLIENTS = MetricSpec(
+    "dependency_redis_max_clients", "gauge", "The maxclients setting.", _DEP, REDIS
+)
+DEPENDENCY_REDIS_MEMORY_USED = MetricSpec(
+    "dependency_redis_memory_used_bytes", "gauge", "Memory used (used_memory).", _DEP, REDIS
+)
+DEPENDENCY_REDIS_MEMORY_MAX = MetricSpec(
+    "dependency_redis_memory_max_bytes",
+    "gauge",
+    "The maxmemory setting (0 means no limit).",
+    _DEP,
+    REDIS,
+)
+DEPENDENCY_REDIS_KEYSPACE_HITS = MetricSpec(
+    "dependency_redis_keyspace_hits_total",
+    "counter",
+    "Successful key lookups since the server started.",
+    _DEP,
+    REDIS,
+)
+DEPENDENCY_REDIS_KEYSPACE_MISSES = MetricSpec(
+    "dependency_redis_keyspace_misses_total",
+    "counter",
+    "Failed key lookups since the server started.",
+    _DEP,
+    REDIS,
+)
+
+NEO4J = "Neo4j details (kind neo4j)"
+DEPENDENCY_NEO4J_QUERY_DURATION = MetricSpec(
+    "dependency_neo4j_query_duration_seconds",
+    "gauge",
+    "Round trip of the Cypher query RETURN 1 over the HTTP API.",
+    _DEP,
+    NEO4J,
+)
+
+QDRANT = "Qdrant details (kind qdrant)"
+DEPENDENCY_QDRANT_READY = MetricSpec(
+    "dependency_qdrant_ready", "gauge", "1 if /readyz answers 200 (shards ready).", _DEP, QDRANT
+)
+DEPENDENCY_QDRANT_COLLECTIONS = MetricSpec(
+    "dependency_qdrant_collections",
+    "gauge",
+    "Number of collections (only with an API key).",
+    _DEP,
+    QDRANT,
+)
+
+ELASTICSEARCH = "Elasticsearch details (kind elasticsearch)"
+ELASTICSEARCH_STATUS_VALUES = {"green": 0, "yellow": 1, "red": 2}
+DEPENDENCY_ELASTICSEARCH_STATUS = MetricSpec(
+    "dependency_elasticsearch_cluster_status",
+    "gauge",
+    "Cluster health from /_cluster/health: 0 green, 1 yellow, 2 red.",
+    _DEP,
+    ELASTICSEARCH,
+)
+DEPENDENCY_ELASTICSEARCH_UNASSIGNED_SHARDS = MetricSpec(
+    "dependency_elasticsearch_unassigned_shards", "gauge", "Unassigned shards.", _DEP, ELASTICSEARCH
+)
+DEPENDENCY_ELASTICSEARCH_NODES = MetricSpec(
+    "dependency_elasticsearch_nodes", "gauge", "Nodes in the cluster.", _DEP, ELASTICSEARCH
+)
+
+HTTP = "HTTP details (kind http, presets openai and supabase)"
+DEPENDENCY_HTTP_STATUS_CODE = MetricSpec(
+    "dependency_http_status_code", "gauge", "HTTP status code of the last response.", _DEP, HTTP
+)
+DEPENDENCY_HTTP_TLS_EXPIRY = MetricSpec(
+    "dependency_http_tls_cert_expiry_timestamp_seconds",
+    "gauge",
+    "Unix time at which the server's TLS certificate expires.",
+    _DEP,
+    HTTP,
+)
+DEPENDENCY_HTTP_RATELIMIT_REMAINING_REQUESTS = MetricSpec(
+    "dependency_http_ratelimit_remaining_requests",
+    "gauge",
+    "x-ratelimit-remaining-requests header of the last response (OpenAI).",
+    _DEP,
+    HTTP,
+)
+DEPENDENCY_HTTP_RATELIMIT_REMAINING_TOKENS = MetricSpec(
+    "dependency_http_ratelimit_remaining_tokens",
+    "gauge",
+    "x-ratelimit-remaining-tokens header of the last response (OpenAI).",
+    _DEP,
+    HTTP,
+)
+DEPENDENCY_HTTP_RATELIMIT_LIMIT_REQUESTS = MetricSpec(
+    "dependency_http_ratelimit_limit_requests",
+    "gauge",
+    "x-ratelimit-limit-requests header of the last response (OpenAI).",
+    _DEP,
+    HTTP,
+)
+DEPENDENCY_HTTP_RATELIMIT_LIMIT_TOKENS = MetricSpec(
+    "dependency_http_ratelimit_limit_tokens",
+    "gauge",
+    "x-ratelimit-limit-tokens header of the last response (OpenAI).",
+    _DEP,
+    HTTP,
+)
+
+# -- service instrumentation (OpenTelemetry HTTP semantic conventions) ---------------------------
+HTTP_REQUEST_METHOD = "http_request_method"
+HTTP_ROUTE = "http_route"
+HTTP_RESPONSE_STATUS_CODE = "http_response_status_code"
+UNMATCHED_ROUTE = "unmatched"
+SERVICE = "Service instrumentation (instrument_app)"
+HTTP_SERVER_REQUEST_DURATION = MetricSpec(
+    "http_server_request_duration_seconds",
+    "histogram",
+    "Duration of HTTP server requests.",
+    (HTTP_REQUEST_METHOD, HTTP_ROUTE, HTTP_RESPONSE_STATUS_CODE),
+    SERVICE,
+)
+HTTP_SERVER_ACTIVE_REQUESTS = MetricSpec(
+    "http_server_active_requests",
+    "gauge",
+    "HTTP server requests in flight.",
+    (HTTP_REQUEST_METHOD,),
+    SERVICE,
+)
+HTTP_SERVER_REQUEST_BODY_SIZE = MetricSpec(
+    "http_server_request_body_size_bytes",
+    "histogram",
+    "Size of HTTP server request bodies.",
+    (HTTP_REQUEST_METHOD, HTTP_ROUTE),
+    SERVICE,
+)
+HTTP_SERVER_RESPONSE_BODY_SIZE = MetricSpec(
+    "http_server_response_body_size_bytes",
+    "histogram",
+    "Size of HTTP server response bodies.",
+    (HTTP_REQUEST_METHOD, HTTP_ROUTE, HTTP_RESPONSE_STATUS_CODE),
+    SERVICE,
+)
+
+# -- rules and alerts --------------------------------------------------------------------------
+SLO_RULE_PREFIX = "slo:"  # recording rules: slo:<measure>:<window>
+SLO_RULE_GROUP_PREFIX = "obsstack-slo-"
+STACK_RULE_GROUP = "obsstack-stack"
+SLO_LABEL = "slo"
+SERVICE_LABEL = "service"
+SEVERITY_LABEL = "severity"
+TIER_LABEL = "tier"
+SEVERITY_PAGE = "critical"
+SEVERITY_TICKET = "warning"
+TIER_PAGE = "page"
+TIER_TICKET = "ticket"
+
+ALERT_DEPENDENCY_DOWN = "DependencyDown"
+ALERT_DEPENDENCY_CIRCUIT_OPEN = "DependencyCircuitOpen"
+ALERT_DEPENDENCY_PROBE_SLOW = "DependencyProbeSlow"
+ALERT_EXPORTER_DOWN = "ExporterDown"
+ALERT_TARGET_DOWN = "TargetDown"
+ALERT_RULE_EVALUATION_FAILURES = "PrometheusRuleEvaluationFailures"
+ALERT_NOTIFICATIONS_FAILING = "AlertmanagerNotificationsFailing"
+ALERT_WATCHDOG = "Watchdog"
+
+# Scrape job names used by the bundle's Prometheus configuration.
+JOB_EXPORTER = "obsstack-exporter"
+JOB_PROBE = "obsstack-probe"
+
+
+def all_metrics() -> list[MetricSpec]:
+    """Every metric spec of this module, in definition order."""
+    return [value for value in globals().values() if isinstance(value, MetricSpec)]

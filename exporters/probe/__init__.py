@@ -1,0 +1,1 @@
+"""The dependency probe exporter: probes every configured dependency and serves the results."""

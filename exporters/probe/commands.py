@@ -1,0 +1,70 @@
+"""``obsstack serve`` and ``obsstack check-config``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from exporters.probe.config import Config, load_config, parse_listen
+from exporters.spec import ConfigError
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    serve = subparsers.add_parser(
+        "serve",
+        help="run the dependency probe exporter",
+        description="Serve /metrics, /probe?target=NAME, /ready, /health and / for the "
+        "dependencies of the configuration file.",
+    )
+    serve.add_argument("--config", type=Path, required=True, help="exporter configuration (YAML)")
+    serve.add_argument(
+        "--listen", help="HOST:PORT to bind (default: server.listen of the config, 127.0.0.1:9410)"
+    )
+    serve.set_defaults(run=run_serve)
+
+    check = subparsers.add_parser(
+        "check-config",
+        help="validate an exporter configuration file and exit",
+        description="Exit 0 if the file is valid, 2 with a one-line error otherwise.",
+    )
+    check.add_argument("config", type=Path, help="exporter configuration (YAML)")
+    check.set_defaults(run=run_check)
+
+
+def run_check(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    critical = sum(d.critical for d in config.dependencies)
+    print(
+        f"{config.file}: ok ({len(config.dependencies)} dependencies, {critical} critical, "
+        f"listen {config.listen})"
+    )
+    return 0
+
+
+def _listen(config: Config, override: str | None) -> tuple[str, int]:
+    text = override or config.listen
+    try:
+        return parse_listen(text)
+    except ValueError as exc:
+        raise ConfigError("--listen", "", str(exc)) from None
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from exporters.logs import configure_logging
+    from exporters.probe.server import create_app
+
+    config = load_config(args.config)
+    host, port = _listen(config, args.listen)
+    configure_logging(config.log_level, config.secrets.scrub)
+    uvicorn.run(
+        create_app(config),
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        server_header=False,
+        timeout_graceful_shutdown=5,
+    )
+    return 0

@@ -1,0 +1,194 @@
+"""The exporter's configuration file: server settings, defaults and the dependencies."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from exporters.probe.kinds import KINDS
+from exporters.spec import ConfigError, Secrets, Section, open_document
+
+VERSION = "obsstack/v1"
+DEFAULT_LISTEN = "127.0.0.1:9410"
+_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+_LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 2
+    initial_backoff: float = 0.1
+    max_backoff: float = 1.0
+
+
+@dataclass(frozen=True)
+class CircuitPolicy:
+    failure_threshold: int = 3
+    cooldown: float = 30.0
+
+
+@dataclass(frozen=True)
+class Dependency:
+    name: str
+    kind: str
+    critical: bool
+    timeout: float
+    retry: RetryPolicy
+    circuit: CircuitPolicy
+    settings: Any
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Auth:
+    """Credentials every endpoint but /health requires: a bearer token or basic auth."""
+
+    bearer_token: str | None = None
+    username: str | None = None
+    password: str | None = None
+
+
+@dataclass(frozen=True)
+class Config:
+    file: str
+    listen: str
+    scrape_budget: float
+    stale_after: float
+    log_level: str
+    auth: Auth | None
+    dependencies: tuple[Dependency, ...]
+    secrets: Secrets
+
+    def dependency(self, name: str) -> Dependency | None:
+        return next((d for d in self.dependencies if d.name == name), None)
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` (IPv6 hosts in brackets) -> (host, port); ValueError when malformed."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"must be HOST:PORT (got {text!r})")
+    return host.strip("[]"), int(port)
+
+
+def _retry(section: Section, base: RetryPolicy) -> RetryPolicy:
+    retries = section.section("retries", optional=True)
+    policy = RetryPolicy(
+        attempts=retries.integer("attempts", base.attempts, minimum=1),
+        initial_backoff=retries.duration("initial_backoff", base.initial_backoff),
+        max_backoff=retries.duration("max_backoff", base.max_backoff),
+    )
+    retries.close()
+    return policy
+
+
+def _circuit(section: Section, base: CircuitPolicy) -> CircuitPolicy:
+    breaker = section.section("circuit_breaker", optional=True)
+    policy = CircuitPolicy(
+        failure_threshold=breaker.integer("failure_threshold", base.failure_threshold, minimum=1),
+        cooldown=breaker.duration("cooldown", base.cooldown),
+    )
+    breaker.close()
+    return policy
+
+
+def _auth(server: Section) -> Auth | None:
+    if not server.has("auth"):
+        server.raw("auth", None)
+        return None
+    section = server.section("auth")
+    token = section.secret("bearer_token")
+    has_basic = section.has("basic")
+    basic = section.section("basic", optional=True)
+    section.close()
+    if has_basic:
+        if token is not None:
+            raise section.error("basic", "set either bearer_token or basic, not both")
+        auth = Auth(
+            username=basic.string("username"), password=basic.secret("password", required=True)
+        )
+        basic.close()
+        return auth
+    if token is None:
+        raise section.error(None, "needs bearer_token_file or basic")
+    return Auth(bearer_token=token)
+
+
+def _dependency(
+    item: Section, timeout: float, retry: RetryPolicy, circuit: CircuitPolicy
+) -> Dependency:
+    name = item.string("name")
+    if not _NAME.match(name):
+        raise item.error("name", f"must match {_NAME.pattern} (got {name!r})")
+    kind_name = item.string("kind", choices=tuple(KINDS))
+    dependency = Dependency(
+        name=name,
+        kind=kind_name,
+        critical=item.boolean("critical", False),
+        timeout=item.duration("timeout", timeout),
+        retry=_retry(item, retry),
+        circuit=_circuit(item, circuit),
+        description=item.string("description", ""),
+        settings=KINDS[kind_name].read_settings(item),
+    )
+    item.close()
+    return dependency
+
+
+def read_config(document: Section) -> Config:
+    """Map a parsed configuration document to a validated Config."""
+    version = document.string("version", VERSION)
+    if version != VERSION:
+        raise document.error("version", f"must be {VERSION} (got {version!r})")
+    server = document.section("server", optional=True)
+    listen = server.string("listen", DEFAULT_LISTEN)
+    try:
+        parse_listen(listen)
+    except ValueError as exc:
+        raise server.error("listen", str(exc)) from None
+    scrape_budget = server.duration("scrape_budget", 10.0)
+    stale_after = server.duration("stale_after", 60.0)
+    log_level = server.string("log_level", "info", choices=_LOG_LEVELS)
+    auth = _auth(server)
+    server.close()
+
+    defaults = document.section("defaults", optional=True)
+    timeout = defaults.duration("timeout", 3.0)
+    retry = _retry(defaults, RetryPolicy())
+    circuit = _circuit(defaults, CircuitPolicy())
+    defaults.close()
+
+    dependencies = document.each(
+        "dependencies", lambda item: _dependency(item, timeout, retry, circuit)
+    )
+    if not dependencies:
+        raise document.error("dependencies", "must list at least one dependency")
+    seen: dict[str, int] = {}
+    for index, dependency in enumerate(dependencies):
+        if dependency.name in seen:
+            raise document.error(
+                f"dependencies[{index}].name",
+                f"duplicate name {dependency.name!r} (also dependencies[{seen[dependency.name]}])",
+            )
+        seen[dependency.name] = index
+    document.close()
+    return Config(
+        file=document.file,
+        listen=listen,
+        scrape_budget=scrape_budget,
+        stale_after=stale_after,
+        log_level=log_level,
+        auth=auth,
+        dependencies=tuple(dependencies),
+        secrets=document.secrets,
+    )
+
+
+def load_config(path: Path | str, env: dict[str, str] | None = None) -> Config:
+    """Load and validate an exporter configuration file; raises ConfigError."""
+    return read_config(open_document(path, env=env))
+
+
+__all__ = ["Config", "ConfigError", "Dependency", "load_config", "parse_listen"]

@@ -1,0 +1,271 @@
+"""Running probes: time budgets, retries, circuit breakers and one probe in flight per dependency.
+
+Probe kinds only talk to their dependency; everything they share lives here, once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from exporters import naming
+from exporters.probe.config import CircuitPolicy, Config, Dependency
+from exporters.probe.kinds import KINDS
+from exporters.probe.model import ProbeFailure, Report
+
+log = logging.getLogger("obsstack.probe")
+
+# Below this, another attempt would not have a fair chance to finish: do not retry.
+_MIN_ATTEMPT_SECONDS = 0.05
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The result of one probe of one dependency."""
+
+    up: bool
+    duration: float
+    timeout: float
+    finished_at: float  # time.time()
+    reason: str | None = None
+    message: str = ""
+    samples: dict[naming.MetricSpec, float] = field(default_factory=dict)
+    attempts: int = 1
+    short_circuited: bool = False  # the circuit was open: the network was not touched
+
+
+class CircuitBreaker:
+    """Opens after ``failure_threshold`` consecutive failures; half-opens after ``cooldown``."""
+
+    def __init__(self, policy: CircuitPolicy, clock: Callable[[], float]) -> None:
+        self.policy = policy
+        self.clock = clock
+        self.state = naming.CIRCUIT_CLOSED
+        self.consecutive_failures = 0
+        self.opened_at = 0.0
+        self.opens = 0
+
+    def allow(self) -> bool:
+        """Whether a probe may touch the network now (moves open -> half-open after cooldown)."""
+        if self.state == naming.CIRCUIT_OPEN:
+            if self.clock() - self.opened_at < self.policy.cooldown:
+                return False
+            self.state = naming.CIRCUIT_HALF_OPEN
+        return True
+
+    def record(self, success: bool) -> None:
+        if success:
+            self.consecutive_failures = 0
+            self.state = naming.CIRCUIT_CLOSED
+            return
+        self.consecutive_failures += 1
+        if self.state == naming.CIRCUIT_HALF_OPEN or (
+            self.consecutive_failures >= self.policy.failure_threshold
+            and self.state == naming.CIRCUIT_CLOSED
+        ):
+            self.state = naming.CIRCUIT_OPEN
+            self.opened_at = self.clock()
+            self.opens += 1
+
+
+@dataclass
+class DependencyState:
+    """Everything the exporter remembers about one dependency between scrapes."""
+
+    dependency: Dependency
+    circuit: CircuitBreaker
+    last: Outcome | None = None
+    last_success: float | None = None
+    failures: Counter[str] = field(default_factory=Counter)
+    retries: int = 0
+    inflight: asyncio.Task[Outcome] | None = None
+
+
+class Prober:
+    """Probes the configured dependencies; the single owner of their state."""
+
+    def __init__(self, config: Config, clock: Callable[[], float] = time.monotonic) -> None:
+        self.config = config
+        self.clock = clock
+        self.states = {
+            d.name: DependencyState(d, CircuitBreaker(d.circuit, clock))
+            for d in config.dependencies
+        }
+
+    def scrub(self, text: str) -> str:
+        return self.config.secrets.scrub(text)
+
+    def budget(self, scrape_timeout_header: str | None) -> float:
+        """min(configured scrape budget, X-Prometheus-Scrape-Timeout-Seconds - 0.5 s)."""
+        budget = self.config.scrape_budget
+        if scrape_timeout_header:
+            try:
+                offered = float(scrape_timeout_header) - 0.5
+            except ValueError:
+                offered = budget
+            if offered > 0:
+                budget = min(budget, offered)
+        return budget
+
+    async def probe(self, name: str, budget: float) -> Outcome:
+        """Probe one dependency within ``budget`` seconds, joining a probe already in flight."""
+        state = self.states[name]
+        task = state.inflight
+        if task is None or task.done():
+            timeout = min(state.dependency.timeout, budget)
+            task = asyncio.create_task(self._run(state, timeout), name=f"probe:{name}")
+            state.inflight = task
+        started = self.clock()
+        try:
+            # shield: a scrape that gives up must not cancel the probe other scrapes share.
+            return await asyncio.wait_for(asyncio.shield(task), timeout=budget)
+        except TimeoutError:
+            waited = self.clock() - started
+            return Outcome(
+                up=False,
+                duration=waited,
+                timeout=budget,
+                finished_at=time.time(),
+                reason=naming.REASON_TIMEOUT,
+                message="a probe started by an earlier scrape is still running",
+            )
+
+    async def probe_all(
+        self, budget: float, names: Iterable[str] | None = None
+    ) -> dict[str, Outcome]:
+        """Probe dependencies concurrently; the whole call is bounded by ``budget``."""
+        selected = list(self.states) if names is None else list(names)
+        outcomes = await asyncio.gather(*(self.probe(name, budget) for name in selected))
+        return dict(zip(selected, outcomes, strict=True))
+
+    async def refresh(self, budget: float) -> None:
+        """Probe the dependencies whose last result is missing or older than ``stale_after``."""
+        now = time.time()
+        stale = [
+            name
+            for name, state in self.states.items()
+            if state.last is None or now - state.last.finished_at > self.config.stale_after
+        ]
+        if stale:
+            await self.probe_all(budget, stale)
+
+    async def _run(self, state: DependencyState, timeout: float) -> Outcome:
+        dependency = state.dependency
+        if not state.circuit.allow():
+            last = state.last
+            outcome = Outcome(
+                up=False,
+                duration=0.0,
+                timeout=timeout,
+                finished_at=time.time(),
+                reason=last.reason if last else None,
+                message=f"circuit open: not probed for {dependency.circuit.cooldown:g}s "
+                f"after {state.circuit.consecutive_failures} consecutive failures",
+                short_circuited=True,
+            )
+            self._remember(state, outcome, naming.CIRCUIT_OPEN)
+            return outcome
+        outcome = await self._attempts(state, timeout)
+        before = state.circuit.state
+        state.circuit.record(outcome.up)
+        if outcome.up:
+            state.last_success = outcome.finished_at
+        else:
+            assert outcome.reason is not None
+            state.failures[outcome.reason] += 1
+        self._remember(state, outcome, before)
+        return outcome
+
+    async def _attempts(self, state: DependencyState, timeout: float) -> Outcome:
+        """Run the kind's probe, retrying transient failures with backoff inside ``timeout``."""
+        dependency = state.dependency
+        kind = KINDS[dependency.kind]
+        started = self.clock()
+        deadline = started + timeout
+        backoff = dependency.retry.initial_backoff
+        attempt = 0
+        while True:
+            attempt += 1
+            report = Report()
+            remaining = deadline - self.clock()
+            try:
+                async with asyncio.timeout(remaining):
+                    await kind.probe(dependency.settings, remaining, report)
+                return self._outcome(True, started, timeout, report, attempt)
+            except ProbeFailure as failure:
+                reason, message, transient = failure.reason, str(failure), failure.transient
+            except TimeoutError:
+                reason, message, transient = (
+                    naming.REASON_TIMEOUT,
+                    f"no answer within {timeout:g}s",
+                    False,
+                )
+            except Exception as exc:  # a driver error the kind did not classify
+                reason, message, transient = (
+                    naming.REASON_PROTOCOL,
+                    f"{type(exc).__name__}: {exc}",
+                    False,
+                )
+            pause = min(backoff, dependency.retry.max_backoff) * random.uniform(0.5, 1.0)
+            if (
+                transient
+                and attempt < dependency.retry.attempts
+                and deadline - self.clock() - pause >= _MIN_ATTEMPT_SECONDS
+            ):
+                state.retries += 1
+                backoff *= 2
+                await asyncio.sleep(pause)
+                continue
+            return self._outcome(
+                False, started, timeout, report, attempt, reason, self.scrub(message)
+            )
+
+    def _outcome(
+        self,
+        up: bool,
+        started: float,
+        timeout: float,
+        report: Report,
+        attempts: int,
+        reason: str | None = None,
+        message: str = "",
+    ) -> Outcome:
+        return Outcome(
+            up=up,
+            duration=self.clock() - started,
+            timeout=timeout,
+            finished_at=time.time(),
+            reason=reason,
+            message=message,
+            samples=report.samples,
+            attempts=attempts,
+        )
+
+    def _remember(self, state: DependencyState, outcome: Outcome, before: int) -> None:
+        """Store the outcome; log a change of up/down or circuit state once, not every scrape."""
+        previous = state.last
+        state.last = outcome
+        dependency = state.dependency
+        fields = {"dependency": dependency.name, "kind": dependency.kind}
+        if previous is None or previous.up != outcome.up:
+            if outcome.up:
+                log.info("dependency up", extra=fields)
+            elif not outcome.short_circuited:
+                log.warning(
+                    "dependency down",
+                    extra={**fields, "reason": outcome.reason, "error": outcome.message},
+                )
+        after = state.circuit.state
+        # Logged once each: closed -> open, and half-open -> closed. A failed trial while
+        # half-open re-opens silently: to the reader the circuit simply stayed open.
+        if before == naming.CIRCUIT_CLOSED and after == naming.CIRCUIT_OPEN:
+            log.warning(
+                "circuit opened", extra={**fields, "cooldown_seconds": dependency.circuit.cooldown}
+            )
+        elif before == naming.CIRCUIT_HALF_OPEN and after == naming.CIRCUIT_CLOSED:
+            log.info("circuit closed", extra=fields)

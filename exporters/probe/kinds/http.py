@@ -1,0 +1,119 @@
+"""Generic HTTP(S) check: method, expected status codes, optional body match, headers from
+secrets, TLS certificate expiry and rate-limit headers. Presets fill in the defaults for
+OpenAI (``GET /v1/models``) and Supabase (``GET /auth/v1/health``)."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import ssl
+from dataclasses import dataclass
+
+import httpx
+
+from exporters import naming
+from exporters.probe.kinds import web
+from exporters.probe.model import ProbeFailure, Report
+from exporters.spec import Section
+
+NAME = "http"
+METHODS = ("GET", "HEAD", "POST", "OPTIONS")
+
+
+@dataclass(frozen=True)
+class Preset:
+    default_url: str | None
+    path: str
+    api_key_header: tuple[str, str]
+
+
+PRESETS = {
+    "openai": Preset("https://api.openai.com", "/v1/models", ("Authorization", "Bearer ")),
+    "supabase": Preset(None, "/auth/v1/health", ("apikey", "")),
+}
+
+RATE_LIMIT_HEADERS = {
+    "x-ratelimit-remaining-requests": naming.DEPENDENCY_HTTP_RATELIMIT_REMAINING_REQUESTS,
+    "x-ratelimit-remaining-tokens": naming.DEPENDENCY_HTTP_RATELIMIT_REMAINING_TOKENS,
+    "x-ratelimit-limit-requests": naming.DEPENDENCY_HTTP_RATELIMIT_LIMIT_REQUESTS,
+    "x-ratelimit-limit-tokens": naming.DEPENDENCY_HTTP_RATELIMIT_LIMIT_TOKENS,
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    endpoint: web.Endpoint
+    method: str
+    path: str
+    expected_status: tuple[int, ...]
+    body_match: re.Pattern[str] | None
+
+
+def read_settings(section: Section) -> Settings:
+    preset_name = section.string("preset", None, choices=tuple(PRESETS))
+    preset = PRESETS.get(preset_name or "", Preset(None, "", ("Authorization", "Bearer ")))
+    endpoint = web.read_endpoint(
+        section, default_url=preset.default_url, api_key_header=preset.api_key_header
+    )
+    if preset_name and not any(
+        header.lower() == preset.api_key_header[0].lower() for header in endpoint.headers
+    ):
+        raise section.error("api_key", f"is required by the {preset_name} preset (or api_key_file)")
+    expected = section.raw("expected_status", [200])
+    if (
+        not isinstance(expected, list)
+        or not expected
+        or not all(
+            isinstance(code, int) and not isinstance(code, bool) and 100 <= code <= 599
+            for code in expected
+        )
+    ):
+        raise section.error("expected_status", "must be a list of HTTP status codes (100-599)")
+    pattern = section.string("body_match", None)
+    try:
+        body_match = re.compile(pattern) if pattern else None
+    except re.error as exc:
+        raise section.error("body_match", f"invalid regular expression: {exc}") from None
+    return Settings(
+        endpoint=endpoint,
+        method=section.string("method", "GET", choices=METHODS),
+        path=section.string("path", preset.path or None) or "",
+        expected_status=tuple(expected),
+        body_match=body_match,
+    )
+
+
+def _certificate_expiry(response: httpx.Response) -> float | None:
+    """notAfter of the verified peer certificate, as Unix time (None over plain HTTP)."""
+    stream = response.extensions.get("network_stream")
+    ssl_object = stream.get_extra_info("ssl_object") if stream is not None else None
+    if not isinstance(ssl_object, ssl.SSLObject | ssl.SSLSocket):
+        return None
+    certificate = ssl_object.getpeercert()
+    if not certificate or "notAfter" not in certificate:
+        return None  # not verified (insecure_skip_verify): the fields are not decoded
+    return float(ssl.cert_time_to_seconds(str(certificate["notAfter"])))
+
+
+async def probe(settings: Settings, budget: float, report: Report) -> None:
+    url = settings.endpoint.url + settings.path
+    async with web.client(settings.endpoint, budget) as http:
+        response = await web.fetch(http, settings.method, url)
+        expiry = _certificate_expiry(response)
+    report.set(naming.DEPENDENCY_HTTP_STATUS_CODE, response.status_code)
+    if expiry is not None:
+        report.set(naming.DEPENDENCY_HTTP_TLS_EXPIRY, expiry)
+    for header, spec in RATE_LIMIT_HEADERS.items():
+        value = response.headers.get(header)
+        if value is not None:
+            # A malformed header is not worth failing the dependency over.
+            with contextlib.suppress(ValueError):
+                report.set(spec, float(value))
+    if response.status_code not in settings.expected_status:
+        raise ProbeFailure(
+            naming.REASON_UNHEALTHY,
+            f"HTTP {response.status_code} from {settings.path or '/'}, "
+            f"expected {', '.join(map(str, settings.expected_status))}",
+        )
+    if settings.body_match is not None and not settings.body_match.search(response.text):
+        raise ProbeFailure(naming.REASON_UNHEALTHY, "response body does not match body_match")

@@ -1,0 +1,146 @@
+"""HTTP plumbing shared by the HTTP-based kinds: settings, client, error classification."""
+
+from __future__ import annotations
+
+import base64
+import ssl
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from exporters import naming
+from exporters.probe.model import ProbeFailure
+from exporters.spec import Section
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where and how to reach an HTTP service. Header values are secrets."""
+
+    url: str
+    headers: dict[str, str] = field(default_factory=dict, repr=False)
+    ca_file: str | None = None
+    insecure_skip_verify: bool = False
+
+
+def read_endpoint(
+    section: Section,
+    *,
+    default_url: str | None = None,
+    api_key_header: tuple[str, str] = ("Authorization", "Bearer "),
+) -> Endpoint:
+    """Read ``url``, ``headers``, ``tls`` and the credentials every HTTP kind accepts.
+
+    Credentials: ``username`` + ``password`` (basic auth), ``api_key`` (sent as
+    ``api_key_header``: header name and value prefix) or ``bearer_token``; each secret
+    may also be given as ``*_file``.
+    """
+    url = section.string("url", default_url)
+    if url is None:
+        raise section.error("url", "is required")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise section.error("url", f"must be an http:// or https:// URL (got {url!r})")
+    if parts.username or parts.password:
+        raise section.error("url", "must not carry credentials; use username and password_file")
+    headers = dict(section.str_map("headers", {}))
+    for value in headers.values():
+        section.secrets.add(value)
+    username = section.string("username", None)
+    password = section.secret("password")
+    if (username is None) != (password is None):
+        raise section.error("username", "username and password go together")
+    if username is not None and password is not None:
+        token = base64.b64encode(f"{username}:{password}".encode()).decode()
+        headers["Authorization"] = f"Basic {section.secrets.add(token)}"
+    api_key = section.secret("api_key")
+    if api_key is not None:
+        header, prefix = api_key_header
+        headers[header] = prefix + api_key
+    bearer = section.secret("bearer_token")
+    if bearer is not None:
+        headers["Authorization"] = f"Bearer {bearer}"
+    tls = section.section("tls", optional=True)
+    ca_file = tls.string("ca_file", None)
+    if ca_file is not None:
+        ca_file = str(section.base_dir / ca_file)
+    insecure = tls.boolean("insecure_skip_verify", False)
+    tls.close()
+    return Endpoint(url.rstrip("/"), headers, ca_file, insecure)
+
+
+@asynccontextmanager
+async def client(endpoint: Endpoint, budget: float) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client for one probe: no redirects, no proxies from the environment."""
+    verify: ssl.SSLContext | bool
+    if endpoint.insecure_skip_verify:
+        verify = False
+    else:
+        verify = ssl.create_default_context(cafile=endpoint.ca_file)
+    async with httpx.AsyncClient(
+        headers={"User-Agent": "obsstack-probe", **endpoint.headers},
+        timeout=httpx.Timeout(budget),
+        verify=verify,
+        follow_redirects=False,
+        trust_env=False,
+    ) as http:
+        yield http
+
+
+async def fetch(http: httpx.AsyncClient, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    """Send one request; transport errors become ProbeFailure, 401/403 an auth failure."""
+    try:
+        response = await http.request(method, url, **kwargs)
+    except httpx.TimeoutException as exc:
+        raise ProbeFailure(naming.REASON_TIMEOUT, f"timed out: {type(exc).__name__}") from None
+    except httpx.ConnectError as exc:
+        if isinstance(exc.__cause__, ssl.SSLError) or "SSL" in str(exc):
+            raise ProbeFailure(naming.REASON_PROTOCOL, f"TLS handshake failed: {exc}") from None
+        raise ProbeFailure(
+            naming.REASON_REFUSED, f"cannot connect: {exc}", transient=True
+        ) from None
+    except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
+        raise ProbeFailure(
+            naming.REASON_PROTOCOL, f"connection broken: {type(exc).__name__}", transient=True
+        ) from None
+    if response.status_code in (401, 403):
+        raise ProbeFailure(naming.REASON_AUTH, f"HTTP {response.status_code} from {url}")
+    return response
+
+
+def json_body(response: httpx.Response) -> Any:
+    """The response's JSON document; anything else is a protocol failure."""
+    try:
+        return response.json()
+    except ValueError:
+        raise ProbeFailure(
+            naming.REASON_PROTOCOL,
+            f"expected JSON from {response.request.url.path}, "
+            f"got {response.headers.get('content-type', 'no content type')}",
+        ) from None
+
+
+def expect_status(response: httpx.Response, *codes: int) -> None:
+    if response.status_code not in codes:
+        raise ProbeFailure(
+            naming.REASON_UNHEALTHY,
+            f"HTTP {response.status_code} from {response.request.url.path}",
+        )
+
+
+def field_of(document: Any, *path: str, kind: type = object) -> Any:
+    """``document[path...]`` checked against ``kind``; missing or mistyped is a protocol failure."""
+    value = document
+    for key in path:
+        if not isinstance(value, dict) or key not in value:
+            raise ProbeFailure(naming.REASON_PROTOCOL, f"response has no {'.'.join(path)}")
+        value = value[key]
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ProbeFailure(
+            naming.REASON_PROTOCOL, f"response field {'.'.join(path)} is not {kind.__name__}"
+        )
+    return value
