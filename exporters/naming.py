@@ -333,6 +333,56 @@ HTTP_SERVER_RESPONSE_BODY_SIZE = MetricSpec(
     SERVICE,
 )
 
+# -- business KPIs (instrumented services and the KPI exporter) ---------------------------------
+AGENT_TYPE = "agent_type"
+RESULT = "result"
+TENANT = "tenant"
+QUERY = "query"
+OTHER_TENANT = "other"  # label value of every tenant beyond the cardinality cap
+BUSINESS = "Business KPIs (services and the KPI exporter)"
+AI_QUERIES = MetricSpec(
+    "ai_queries_total", "counter", "AI queries answered, by agent type.", (AGENT_TYPE,), BUSINESS
+)
+AI_QUERY_FAILURES = MetricSpec(
+    "ai_query_failures_total",
+    "counter",
+    "AI queries that failed, by agent type.",
+    (AGENT_TYPE,),
+    BUSINESS,
+)
+AI_QUERY_DURATION = MetricSpec(
+    "ai_query_duration_seconds",
+    "histogram",
+    "Duration of AI queries, by agent type.",
+    (AGENT_TYPE,),
+    BUSINESS,
+)
+CODE_REVIEWS = MetricSpec(
+    "code_reviews_total", "counter", "Code reviews completed, by result.", (RESULT,), BUSINESS
+)
+ACTIVE_USERS = MetricSpec(
+    "active_users", "gauge", "Users active in the last 5 minutes.", (), BUSINESS
+)
+
+KPI = "KPI query exporter (obsstack kpis)"
+KPI_QUERY_SUCCESS = MetricSpec(
+    "kpi_query_success", "gauge", "1 if the last run of the KPI query succeeded.", (QUERY,), KPI
+)
+KPI_QUERY_DURATION = MetricSpec(
+    "kpi_query_duration_seconds",
+    "gauge",
+    "Duration of the last run of the KPI query.",
+    (QUERY,),
+    KPI,
+)
+KPI_LAST_SUCCESS = MetricSpec(
+    "kpi_last_success_timestamp_seconds",
+    "gauge",
+    "Unix time of the last successful run of the KPI query.",
+    (QUERY,),
+    KPI,
+)
+
 # -- rules and alerts --------------------------------------------------------------------------
 SLO_RULE_PREFIX = "slo:"  # recording rules: slo:<measure>:<window>
 SLO_RULE_GROUP_PREFIX = "obsstack-slo-"
@@ -356,8 +406,10 @@ ALERT_NOTIFICATIONS_FAILING = "AlertmanagerNotificationsFailing"
 ALERT_WATCHDOG = "Watchdog"
 
 # Scrape job names used by the bundle's Prometheus configuration.
-JOB_EXPORTER = "obsstack-exporter"
-JOB_PROBE = "obsstack-probe"
+JOB_EXPORTER = "obsstack-exporter"  # the probe exporter's /metrics
+JOB_PROBE = "obsstack-probe"  # the probe exporter's /probe, one target per dependency
+JOB_KPIS = "obsstack-kpis"  # the business-KPI exporter
+JOB_API = "saas-api"  # the platform's API service (the demo platform stands in for it)
 
 
 def all_metrics() -> list[MetricSpec]:
