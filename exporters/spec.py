@@ -20,14 +20,14 @@ T = TypeVar("T")
 _MISSING: Any = object()
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w|y)")
-_DURATION_UNITS = {
-    "ms": 0.001,
-    "s": 1.0,
-    "m": 60.0,
-    "h": 3600.0,
-    "d": 86400.0,
-    "w": 604800.0,
-    "y": 31536000.0,
+_DURATION_MILLIS = {
+    "ms": 1,
+    "s": 1000,
+    "m": 60_000,
+    "h": 3_600_000,
+    "d": 86_400_000,
+    "w": 604_800_000,
+    "y": 31_536_000_000,
 }
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -50,7 +50,7 @@ def parse_duration(text: str) -> float:
     """
     if not text or _DURATION_PART.sub("", text) != "":
         raise ValueError(f"invalid duration {text!r}")
-    return sum(float(n) * _DURATION_UNITS[u] for n, u in _DURATION_PART.findall(text))
+    return sum(float(n) * _DURATION_MILLIS[u] for n, u in _DURATION_PART.findall(text)) / 1000
 
 
 def format_duration(seconds: float) -> str:

@@ -1,4 +1,5 @@
-"""PostgreSQL: connect, ``SELECT 1`` under a server-side statement_timeout, role and connections."""
+"""PostgreSQL: connect, run ``SELECT 1`` (or the configured ``query``) under a server-side
+statement_timeout, then read the role and the connections in use."""
 
 from __future__ import annotations
 
@@ -30,30 +31,34 @@ class Settings:
     password: str | None = field(default=None, repr=False)
     dsn: str | None = field(default=None, repr=False)
     sslmode: str = "prefer"
+    query: str = "SELECT 1"
 
 
 def read_settings(section: Section) -> Settings:
+    query = section.string("query", "SELECT 1")
+    sslmode = section.string("sslmode", "prefer", choices=SSL_MODES)
     dsn = section.secret("dsn")
     if dsn is not None:
         for key in ("host", "port", "database", "user", "password", "password_file"):
             if section.has(key):
                 raise section.error(key, "set either dsn or the separate connection fields")
-        return Settings(
-            "", 0, "", "", dsn=dsn, sslmode=section.string("sslmode", "prefer", choices=SSL_MODES)
-        )
+        return Settings("", 0, "", "", dsn=dsn, sslmode=sslmode, query=query)
     return Settings(
         host=section.string("host", "127.0.0.1"),
         port=section.integer("port", 5432, minimum=1),
         database=section.string("database", "postgres"),
         user=section.string("user", "postgres"),
         password=section.secret("password"),
-        sslmode=section.string("sslmode", "prefer", choices=SSL_MODES),
+        sslmode=sslmode,
+        query=query,
     )
 
 
 async def probe(settings: Settings, budget: float, report: Report) -> None:
     started = time.perf_counter()
-    statement_timeout_ms = str(max(1, int(budget * 1000)))
+    # The server cancels a stuck statement itself, a little before our own deadline, so a
+    # blocked query never outlives the probe on the server (e.g. waiting on a lock).
+    statement_timeout_ms = str(max(1, int(budget * 900)))
     try:
         connection = await asyncpg.connect(
             dsn=settings.dsn,
@@ -89,7 +94,7 @@ async def probe(settings: Settings, budget: float, report: Report) -> None:
     connected = time.perf_counter()
     report.set(naming.DEPENDENCY_POSTGRES_CONNECT_DURATION, connected - started)
     try:
-        await _query(connection, report, connected, statement_timeout_ms)
+        await _query(connection, settings.query, report, connected, statement_timeout_ms)
     except BaseException:
         # A failed or cancelled probe must not leave its session behind: close the socket now.
         connection.terminate()
@@ -98,11 +103,14 @@ async def probe(settings: Settings, budget: float, report: Report) -> None:
 
 
 async def _query(
-    connection: asyncpg.Connection, report: Report, connected: float, statement_timeout_ms: str
+    connection: asyncpg.Connection,
+    query: str,
+    report: Report,
+    connected: float,
+    statement_timeout_ms: str,
 ) -> None:
     try:
-        if await connection.fetchval("SELECT 1") != 1:
-            raise ProbeFailure(naming.REASON_PROTOCOL, "SELECT 1 did not return 1")
+        await connection.fetch(query)
         report.set(naming.DEPENDENCY_POSTGRES_QUERY_DURATION, time.perf_counter() - connected)
         state = await connection.fetchrow(_STATE_QUERY)
     except asyncpg.QueryCanceledError:

@@ -1,0 +1,228 @@
+"""Bounded time, cancellation, single flight, retries and the circuit breaker.
+
+The ``Blackhole`` double accepts TCP connections and never answers: the shape of a hung
+database, a half-dead load balancer or a dropped SYN-ACK path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+
+import pytest
+
+from tests.probe.conftest import PG, sample
+from tests.support.doubles import Blackhole, HttpDouble, Reply
+from tests.support.processes import free_port
+
+
+@pytest.fixture
+def blackhole() -> Iterator[Blackhole]:
+    hole = Blackhole()
+    yield hole
+    hole.close()
+
+
+def hung(kind: str, port: int, name: str | None = None, **extra: object) -> dict[str, object]:
+    address = (
+        {"url": f"http://127.0.0.1:{port}"}
+        if kind in ("neo4j", "qdrant", "elasticsearch", "http")
+        else {"port": port}
+    )
+    return {"name": name or f"hung-{kind}", "kind": kind, **address, **extra}
+
+
+KINDS = ["postgres", "redis", "neo4j", "qdrant", "elasticsearch", "http"]
+
+
+async def test_every_kind_times_out_on_a_hung_server_and_closes_its_socket(
+    blackhole, make_config, exporter_for
+):
+    deps = [hung(kind, blackhole.port, timeout="700ms") for kind in KINDS]
+    exporter = exporter_for(make_config(deps))
+    text = await exporter.metrics()
+    for kind in KINDS:
+        name = f"hung-{kind}"
+        assert sample(text, "dependency_up", dependency=name) == 0, kind
+        assert (
+            sample(text, "dependency_probe_failures_total", dependency=name, reason="timeout") == 1
+        ), kind
+        assert sample(text, "dependency_probe_timeout_seconds", dependency=name) == 0.7
+    assert blackhole.accepted == len(KINDS)
+    await asyncio.sleep(0.2)
+    assert blackhole.open_connections() == 0, "a cancelled probe left its connection open"
+
+
+async def test_scrape_timeout_header_bounds_every_probe(blackhole, make_config, exporter_for):
+    deps = [hung("redis", blackhole.port, timeout="30s"), {"name": "main-db", **PG}]
+    exporter = exporter_for(make_config(deps, server={"scrape_budget": "20s"}))
+    text = await exporter.metrics(headers={"X-Prometheus-Scrape-Timeout-Seconds": "1.5"})
+    # min(configured budget 20 s, header 1.5 s - 0.5 s) = 1 s, below the 30 s probe timeout
+    assert sample(text, "dependency_probe_timeout_seconds", dependency="hung-redis") == 1.0
+    assert sample(text, "dependency_up", dependency="hung-redis") == 0
+    assert sample(text, "dependency_up", dependency="main-db") == 1
+    duration = sample(text, "dependency_probe_duration_seconds", dependency="hung-redis")
+    assert duration is not None and duration < 1.5  # answered inside Prometheus' own timeout
+
+
+async def test_concurrent_scrapes_share_one_probe_per_dependency(
+    blackhole, make_config, exporter_for
+):
+    exporter = exporter_for(make_config([hung("postgres", blackhole.port, timeout="1s")]))
+    responses = await asyncio.gather(*(exporter.get("/metrics") for _ in range(20)))
+    assert all(r.status_code == 200 for r in responses)
+    assert blackhole.accepted == 1
+    values = {
+        sample(
+            r.text, "dependency_probe_failures_total", dependency="hung-postgres", reason="timeout"
+        )
+        for r in responses
+    }
+    assert values == {1.0}
+
+
+async def test_probe_endpoint_joins_a_running_probe(blackhole, make_config, exporter_for):
+    exporter = exporter_for(make_config([hung("redis", blackhole.port, timeout="800ms")]))
+    metrics, probe = await asyncio.gather(
+        exporter.get("/metrics"), exporter.get("/probe", params={"target": "hung-redis"})
+    )
+    assert blackhole.accepted == 1
+    assert sample(probe.text, "probe_success") == 0
+    assert sample(metrics.text, "dependency_up", dependency="hung-redis") == 0
+
+
+async def test_refused_connections_are_retried_with_backoff(make_config, exporter_for):
+    closed_port = free_port()
+    exporter = exporter_for(
+        make_config(
+            [
+                {
+                    "name": "gone",
+                    "kind": "redis",
+                    "port": closed_port,
+                    "timeout": "2s",
+                    "retries": {"attempts": 3, "initial_backoff": "50ms", "max_backoff": "200ms"},
+                },
+            ]
+        )
+    )
+    text = await exporter.metrics()
+    assert sample(text, "dependency_probe_retries_total", dependency="gone") == 2
+    assert sample(text, "dependency_probe_failures_total", dependency="gone", reason="refused") == 1
+
+
+async def test_retries_stay_inside_the_probe_budget(make_config, exporter_for):
+    closed_port = free_port()
+    exporter = exporter_for(
+        make_config(
+            [
+                {
+                    "name": "gone",
+                    "kind": "postgres",
+                    "port": closed_port,
+                    "timeout": "300ms",
+                    "retries": {"attempts": 50, "initial_backoff": "100ms", "max_backoff": "1s"},
+                },
+            ]
+        )
+    )
+    text = await exporter.metrics()
+    retries = sample(text, "dependency_probe_retries_total", dependency="gone")
+    assert retries is not None and 1 <= retries < 5
+    duration = sample(text, "dependency_probe_duration_seconds", dependency="gone")
+    assert duration is not None and duration <= 0.3 + 0.05
+
+
+async def test_circuit_opens_skips_the_network_then_half_opens(make_config, exporter_for):
+    calls = {"n": 0}
+
+    def health(_request):
+        calls["n"] += 1
+        return Reply(503, "unavailable") if calls["n"] <= 3 else Reply(200, "ok")
+
+    double = HttpDouble({("GET", "/health"): health})
+    try:
+        exporter = exporter_for(
+            make_config(
+                [
+                    {
+                        "name": "api",
+                        "kind": "http",
+                        "url": double.url,
+                        "path": "/health",
+                        "circuit_breaker": {"failure_threshold": 3, "cooldown": "400ms"},
+                    }
+                ]
+            )
+        )
+        for _ in range(3):
+            text = await exporter.metrics()
+        assert sample(text, "dependency_circuit_state", dependency="api") == 2
+        assert sample(text, "dependency_circuit_opens_total", dependency="api") == 1
+        text = await exporter.metrics()  # open: reported down, the double is not called
+        assert calls["n"] == 3
+        assert sample(text, "dependency_up", dependency="api") == 0
+        assert (
+            sample(text, "dependency_probe_failures_total", dependency="api", reason="unhealthy")
+            == 3
+        )
+        ready = (await exporter.get("/ready")).json()["dependencies"]["api"]
+        assert ready["circuit"] == 2 and "circuit open" in ready["detail"]
+        await asyncio.sleep(0.45)
+        text = await exporter.metrics()  # half-open trial succeeds: closed again
+        assert calls["n"] == 4
+        assert sample(text, "dependency_up", dependency="api") == 1
+        assert sample(text, "dependency_circuit_state", dependency="api") == 0
+    finally:
+        double.close()
+
+
+async def test_failed_trial_reopens_the_circuit(make_config, exporter_for):
+    double = HttpDouble({("GET", "/"): Reply(500, "down")})
+    try:
+        exporter = exporter_for(
+            make_config(
+                [
+                    {
+                        "name": "api",
+                        "kind": "http",
+                        "url": double.url,
+                        "circuit_breaker": {"failure_threshold": 1, "cooldown": "200ms"},
+                    }
+                ]
+            )
+        )
+        await exporter.metrics()
+        await asyncio.sleep(0.25)
+        text = await exporter.metrics()
+        assert len(double.requests) == 2
+        assert sample(text, "dependency_circuit_state", dependency="api") == 2
+        assert sample(text, "dependency_circuit_opens_total", dependency="api") == 2
+    finally:
+        double.close()
+
+
+async def test_state_changes_are_logged_once(make_config, exporter_for, probe_logs):
+    closed_port = free_port()
+    exporter = exporter_for(
+        make_config(
+            [
+                {
+                    "name": "gone",
+                    "kind": "redis",
+                    "port": closed_port,
+                    "retries": {"attempts": 1},
+                    "circuit_breaker": {"failure_threshold": 2, "cooldown": "1h"},
+                },
+                {"name": "main-db", **PG},
+            ]
+        )
+    )
+    for _ in range(5):
+        await exporter.metrics()
+    messages = [(r.getMessage(), getattr(r, "dependency", None)) for r in probe_logs.records]
+    assert messages.count(("dependency down", "gone")) == 1
+    assert messages.count(("circuit opened", "gone")) == 1
+    assert messages.count(("dependency up", "main-db")) == 1
+    assert len(messages) == 3, json.dumps(messages)

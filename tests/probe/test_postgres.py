@@ -1,0 +1,133 @@
+"""The postgres kind against the machine's PostgreSQL and private clusters that fail on purpose."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from collections.abc import Iterator
+
+import asyncpg
+import pytest
+
+from tests.probe.conftest import PG, sample
+from tests.support.servers import PrivatePostgres
+
+
+@pytest.fixture
+def private_pg() -> Iterator[PrivatePostgres]:
+    server = PrivatePostgres(password="pg-sentinel-Secret-1").start()
+    yield server
+    server.destroy()
+
+
+def _dep(server: PrivatePostgres, password: str, **extra: object) -> dict[str, object]:
+    return {
+        "name": "db",
+        "kind": "postgres",
+        "port": server.port,
+        "database": "postgres",
+        "user": "postgres",
+        "password": password,
+        **extra,
+    }
+
+
+async def test_healthy_server_reports_role_connections_and_latencies(make_config, exporter_for):
+    exporter = exporter_for(make_config([{"name": "main-db", **PG}]))
+    text = await exporter.metrics()
+    labels = {"dependency": "main-db", "kind": "postgres"}
+    assert sample(text, "dependency_up", **labels) == 1
+    assert sample(text, "dependency_postgres_in_recovery", **labels) == 0
+    max_connections = sample(text, "dependency_postgres_max_connections", **labels)
+    in_use = sample(text, "dependency_postgres_connections", **labels)
+    assert max_connections is not None and max_connections >= 10
+    assert in_use is not None and 1 <= in_use <= max_connections
+    connect = sample(text, "dependency_postgres_connect_duration_seconds", **labels)
+    query = sample(text, "dependency_postgres_query_duration_seconds", **labels)
+    total = sample(text, "dependency_probe_duration_seconds", **labels)
+    assert connect is not None and query is not None and total is not None
+    assert 0 < connect < total and 0 < query < total
+
+
+async def test_wrong_password_is_an_auth_failure(private_pg, make_config, exporter_for):
+    exporter = exporter_for(make_config([_dep(private_pg, "not-the-password")]))
+    text = await exporter.metrics()
+    assert sample(text, "dependency_up", dependency="db") == 0
+    assert sample(text, "dependency_probe_failures_total", dependency="db", reason="auth") == 1
+    # auth failures are not transient: no retry
+    assert sample(text, "dependency_probe_retries_total", dependency="db") == 0
+
+
+async def test_server_dies_then_comes_back(private_pg, make_config, exporter_for):
+    exporter = exporter_for(
+        make_config(
+            [_dep(private_pg, "pg-sentinel-Secret-1")],
+            defaults={"circuit_breaker": {"failure_threshold": 5}},
+        )
+    )
+    assert sample(await exporter.metrics(), "dependency_up", dependency="db") == 1
+    private_pg.stop("immediate")
+    text = await exporter.metrics()
+    assert sample(text, "dependency_up", dependency="db") == 0
+    assert sample(text, "dependency_probe_failures_total", dependency="db", reason="refused") == 1
+    assert sample(text, "dependency_probe_retries_total", dependency="db") == 1  # attempts: 2
+    private_pg.start()
+    text = await exporter.metrics()
+    assert sample(text, "dependency_up", dependency="db") == 1
+
+
+async def test_hung_server_times_out_and_the_socket_is_closed(
+    private_pg, make_config, exporter_for
+):
+    """SIGSTOP freezes the postmaster: connections are accepted by the kernel, never answered."""
+    exporter = exporter_for(make_config([_dep(private_pg, "pg-sentinel-Secret-1", timeout="1s")]))
+    postmaster = int((private_pg.datadir / "postmaster.pid").read_text().split()[0])
+    os.kill(postmaster, signal.SIGSTOP)
+    try:
+        text = await exporter.metrics()
+    finally:
+        os.kill(postmaster, signal.SIGCONT)
+    assert sample(text, "dependency_up", dependency="db") == 0
+    assert sample(text, "dependency_probe_failures_total", dependency="db", reason="timeout") == 1
+    assert sample(text, "dependency_probe_timeout_seconds", dependency="db") == 1.0
+    # Once the server runs again the probe works: the abandoned attempt left nothing stuck.
+    assert sample(await exporter.metrics(), "dependency_up", dependency="db") == 1
+
+
+async def test_blocked_query_is_cancelled_on_the_server(make_config, exporter_for):
+    """A probe query stuck behind a lock is ended by statement_timeout on the server itself."""
+    admin = await asyncpg.connect(host="127.0.0.1", port=5432, user="postgres", database="test")
+    table = f"obsstack_probe_lock_{os.getpid()}"
+    try:
+        await admin.execute(f"CREATE TABLE IF NOT EXISTS {table} (id int)")
+        holder = admin.transaction()
+        await holder.start()
+        await admin.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
+        exporter = exporter_for(
+            make_config(
+                [
+                    {
+                        "name": "locked",
+                        **PG,
+                        "timeout": "1s",
+                        "query": f"SELECT count(*) FROM {table}",
+                    }
+                ]
+            )
+        )
+        text = await exporter.metrics()
+        assert sample(text, "dependency_up", dependency="locked") == 0
+        assert (
+            sample(text, "dependency_probe_failures_total", dependency="locked", reason="timeout")
+            == 1
+        )
+        await asyncio.sleep(0.2)
+        waiting = await admin.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'obsstack-probe'"
+        )
+        assert waiting == 0, "the probe's backend outlived the probe"
+        await holder.rollback()
+    finally:
+        await admin.execute(f"DROP TABLE IF EXISTS {table}")
+        await admin.close()
