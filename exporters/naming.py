@@ -363,6 +363,20 @@ CODE_REVIEWS = MetricSpec(
 ACTIVE_USERS = MetricSpec(
     "active_users", "gauge", "Users active in the last 5 minutes.", (), BUSINESS
 )
+TENANT_REQUESTS = MetricSpec(
+    "tenant_requests_total",
+    "counter",
+    'Requests per tenant; tenants beyond the label cap are counted as tenant="other".',
+    (TENANT,),
+    BUSINESS,
+)
+TENANT_LABEL_CAP = MetricSpec(
+    "tenant_label_cap",
+    "gauge",
+    "Most tenants that keep their own tenant label value; the rest are counted as other.",
+    (),
+    BUSINESS,
+)
 
 KPI = "KPI query exporter (obsstack kpis)"
 KPI_QUERY_SUCCESS = MetricSpec(
@@ -381,6 +395,86 @@ KPI_LAST_SUCCESS = MetricSpec(
     "Unix time of the last successful run of the KPI query.",
     (QUERY,),
     KPI,
+)
+KPI_LABEL_CAP = MetricSpec(
+    "kpi_label_cap",
+    "gauge",
+    "Most label sets the KPI query keeps; the rest are summed into one set of label values other.",
+    (QUERY,),
+    KPI,
+)
+
+# Business KPIs computed from the platform database by the shipped KPI queries
+# (exporters/kpis/platform.yaml). The services count what they serve (ai_queries_total, ...);
+# these count what the database recorded, across every instance.
+PLAN = "plan"
+ENTITY = "entity"
+PLATFORM = "Platform KPIs from the database (obsstack kpis, exporters/kpis/platform.yaml)"
+PLATFORM_AI_QUERIES = MetricSpec(
+    "platform_ai_queries_total",
+    "counter",
+    "AI queries recorded by the platform, by agent type.",
+    (AGENT_TYPE,),
+    PLATFORM,
+)
+PLATFORM_AI_QUERY_FAILURES = MetricSpec(
+    "platform_ai_query_failures_total",
+    "counter",
+    "AI queries recorded as failed by the platform, by agent type.",
+    (AGENT_TYPE,),
+    PLATFORM,
+)
+PLATFORM_CODE_REVIEWS = MetricSpec(
+    "platform_code_reviews_total",
+    "counter",
+    "Code reviews recorded by the platform, by result.",
+    (RESULT,),
+    PLATFORM,
+)
+PLATFORM_ACTIVE_USERS = MetricSpec(
+    "platform_active_users",
+    "gauge",
+    "Distinct users with activity in the last 5 minutes, across every instance.",
+    (),
+    PLATFORM,
+)
+PLATFORM_TENANTS = MetricSpec(
+    "platform_tenants", "gauge", "Tenants, by subscription plan.", (PLAN,), PLATFORM
+)
+PLATFORM_BACKUP_LAST_SUCCESS = MetricSpec(
+    "platform_backup_last_success_timestamp_seconds",
+    "gauge",
+    "Unix time at which the last successful backup finished (age: time() - value).",
+    (),
+    PLATFORM,
+)
+PLATFORM_GRAPH_SYNC_DRIFT = MetricSpec(
+    "platform_graph_sync_drift",
+    "gauge",
+    "PostgreSQL rows minus Neo4j graph nodes, per entity (0 when in sync).",
+    (ENTITY,),
+    PLATFORM,
+)
+PLATFORM_LOGIN_FAILURES = MetricSpec(
+    "platform_login_failures_total",
+    "counter",
+    "Failed logins recorded by the platform.",
+    (),
+    PLATFORM,
+)
+PLATFORM_ACCOUNT_LOCKOUTS = MetricSpec(
+    "platform_account_lockouts_total",
+    "counter",
+    "Accounts locked after repeated failed logins.",
+    (),
+    PLATFORM,
+)
+PLATFORM_RATE_LIMIT_REJECTIONS = MetricSpec(
+    "platform_rate_limit_rejections_total",
+    "counter",
+    "Requests rejected by the rate limiter, by tenant (capped, the rest as other).",
+    (TENANT,),
+    PLATFORM,
 )
 
 # -- rules and alerts --------------------------------------------------------------------------
