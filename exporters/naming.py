@@ -509,3 +509,225 @@ JOB_API = "saas-api"  # the platform's API service (the demo platform stands in 
 def all_metrics() -> list[MetricSpec]:
     """Every metric spec of this module, in definition order."""
     return [value for value in globals().values() if isinstance(value, MetricSpec)]
+
+
+# -- metrics read from the stack's components (not exported by obsstack) -------------------------
+class StackComponentMetrics:
+    """Metrics that the stack's own components export and obsstack's dashboards read.
+
+    obsstack does not export these: they are class attributes rather than module globals so that
+    :func:`all_metrics` and ``METRICS.md`` (what obsstack exports) leave them out, while dashboard
+    lint still takes its whole allow-list from this module. Names and labels as the projects
+    document them (Prometheus 2.42+, Alertmanager 0.25+, OpenTelemetry Collector and Jaeger v2
+    internal telemetry through the Prometheus reader, Loki 3.x); ``group`` names the source.
+    """
+
+    PROMETHEUS = "Prometheus (synthetic series and its own /metrics)"
+    UP = MetricSpec(
+        "up",
+        "gauge",
+        "1 if the last scrape of the target succeeded.",
+        ("job", "instance"),
+        PROMETHEUS,
+    )
+    ALERTS = MetricSpec(
+        "ALERTS",
+        "gauge",
+        "One series per pending or firing alert, with the alert's labels.",
+        ("alertname", "alertstate"),
+        PROMETHEUS,
+    )
+    RULE_EVALUATION_FAILURES = MetricSpec(
+        "prometheus_rule_evaluation_failures_total",
+        "counter",
+        "Rule evaluations that failed.",
+        ("rule_group",),
+        PROMETHEUS,
+    )
+    RULE_EVALUATIONS = MetricSpec(
+        "prometheus_rule_evaluations_total",
+        "counter",
+        "Rule evaluations.",
+        ("rule_group",),
+        PROMETHEUS,
+    )
+    RULE_GROUP_LAST_DURATION = MetricSpec(
+        "prometheus_rule_group_last_duration_seconds",
+        "gauge",
+        "Duration of the last evaluation of the rule group.",
+        ("rule_group",),
+        PROMETHEUS,
+    )
+    RULE_GROUP_INTERVAL = MetricSpec(
+        "prometheus_rule_group_interval_seconds",
+        "gauge",
+        "Evaluation interval of the rule group.",
+        ("rule_group",),
+        PROMETHEUS,
+    )
+    TSDB_STORAGE_BLOCKS_BYTES = MetricSpec(
+        "prometheus_tsdb_storage_blocks_bytes",
+        "gauge",
+        "Bytes used by the persisted TSDB blocks.",
+        (),
+        PROMETHEUS,
+    )
+    TSDB_HEAD_SERIES = MetricSpec(
+        "prometheus_tsdb_head_series", "gauge", "Series in the TSDB head block.", (), PROMETHEUS
+    )
+    NOTIFICATIONS_DROPPED = MetricSpec(
+        "prometheus_notifications_dropped_total",
+        "counter",
+        "Alerts dropped because sending them to Alertmanager failed.",
+        (),
+        PROMETHEUS,
+    )
+
+    ALERTMANAGER = "Alertmanager"
+    AM_NOTIFICATIONS = MetricSpec(
+        "alertmanager_notifications_total",
+        "counter",
+        "Notification attempts, per integration (pagerduty, opsgenie, ...).",
+        ("integration",),
+        ALERTMANAGER,
+    )
+    AM_NOTIFICATIONS_FAILED = MetricSpec(
+        "alertmanager_notifications_failed_total",
+        "counter",
+        "Notification attempts that failed, per integration (0.26+ adds a reason label).",
+        ("integration",),
+        ALERTMANAGER,
+    )
+    AM_ALERTS = MetricSpec(
+        "alertmanager_alerts", "gauge", "Alerts held, by state.", ("state",), ALERTMANAGER
+    )
+
+    COLLECTOR = "OpenTelemetry Collector and Jaeger v2 (internal telemetry)"
+    _RECEIVER = ("receiver", "transport")
+    _EXPORTER = ("exporter",)
+    RECEIVER_ACCEPTED_SPANS = MetricSpec(
+        "otelcol_receiver_accepted_spans_total",
+        "counter",
+        "Spans pushed into the pipeline.",
+        _RECEIVER,
+        COLLECTOR,
+    )
+    RECEIVER_REFUSED_SPANS = MetricSpec(
+        "otelcol_receiver_refused_spans_total",
+        "counter",
+        "Spans that could not be pushed into the pipeline.",
+        _RECEIVER,
+        COLLECTOR,
+    )
+    RECEIVER_ACCEPTED_LOG_RECORDS = MetricSpec(
+        "otelcol_receiver_accepted_log_records_total",
+        "counter",
+        "Log records pushed into the pipeline.",
+        _RECEIVER,
+        COLLECTOR,
+    )
+    RECEIVER_REFUSED_LOG_RECORDS = MetricSpec(
+        "otelcol_receiver_refused_log_records_total",
+        "counter",
+        "Log records that could not be pushed into the pipeline.",
+        _RECEIVER,
+        COLLECTOR,
+    )
+    RECEIVER_ACCEPTED_METRIC_POINTS = MetricSpec(
+        "otelcol_receiver_accepted_metric_points_total",
+        "counter",
+        "Metric points pushed into the pipeline.",
+        _RECEIVER,
+        COLLECTOR,
+    )
+    RECEIVER_REFUSED_METRIC_POINTS = MetricSpec(
+        "otelcol_receiver_refused_metric_points_total",
+        "counter",
+        "Metric points that could not be pushed into the pipeline.",
+        _RECEIVER,
+        COLLECTOR,
+    )
+    EXPORTER_SENT_SPANS = MetricSpec(
+        "otelcol_exporter_sent_spans_total",
+        "counter",
+        "Spans sent to the destination.",
+        _EXPORTER,
+        COLLECTOR,
+    )
+    EXPORTER_SEND_FAILED_SPANS = MetricSpec(
+        "otelcol_exporter_send_failed_spans_total",
+        "counter",
+        "Spans that failed to be sent to the destination.",
+        _EXPORTER,
+        COLLECTOR,
+    )
+    EXPORTER_SENT_LOG_RECORDS = MetricSpec(
+        "otelcol_exporter_sent_log_records_total",
+        "counter",
+        "Log records sent to the destination.",
+        _EXPORTER,
+        COLLECTOR,
+    )
+    EXPORTER_SEND_FAILED_LOG_RECORDS = MetricSpec(
+        "otelcol_exporter_send_failed_log_records_total",
+        "counter",
+        "Log records that failed to be sent to the destination.",
+        _EXPORTER,
+        COLLECTOR,
+    )
+    EXPORTER_SENT_METRIC_POINTS = MetricSpec(
+        "otelcol_exporter_sent_metric_points_total",
+        "counter",
+        "Metric points sent to the destination.",
+        _EXPORTER,
+        COLLECTOR,
+    )
+    EXPORTER_SEND_FAILED_METRIC_POINTS = MetricSpec(
+        "otelcol_exporter_send_failed_metric_points_total",
+        "counter",
+        "Metric points that failed to be sent to the destination.",
+        _EXPORTER,
+        COLLECTOR,
+    )
+    EXPORTER_QUEUE_SIZE = MetricSpec(
+        "otelcol_exporter_queue_size",
+        "gauge",
+        "Batches in the exporter's sending queue.",
+        _EXPORTER,
+        COLLECTOR,
+    )
+    EXPORTER_QUEUE_CAPACITY = MetricSpec(
+        "otelcol_exporter_queue_capacity",
+        "gauge",
+        "Capacity of the exporter's sending queue.",
+        _EXPORTER,
+        COLLECTOR,
+    )
+
+    LOKI = "Loki"
+    LOKI_LINES_RECEIVED = MetricSpec(
+        "loki_distributor_lines_received_total",
+        "counter",
+        "Log entries received by the distributor, per tenant.",
+        ("tenant",),
+        LOKI,
+    )
+    LOKI_BYTES_RECEIVED = MetricSpec(
+        "loki_distributor_bytes_received_total",
+        "counter",
+        "Uncompressed bytes received by the distributor, per tenant.",
+        ("tenant",),
+        LOKI,
+    )
+    LOKI_DISCARDED_SAMPLES = MetricSpec(
+        "loki_discarded_samples_total",
+        "counter",
+        "Log entries rejected (rate limits, validation), per reason and tenant.",
+        ("reason", "tenant"),
+        LOKI,
+    )
+
+    @classmethod
+    def all(cls) -> list[MetricSpec]:
+        """Every metric of this section, in definition order."""
+        return [value for value in vars(cls).values() if isinstance(value, MetricSpec)]
