@@ -164,10 +164,11 @@ class Section:
             return value
         if not isinstance(value, str) or not value.strip():
             raise self.error(key, f"must be a non-empty string (got {_kind(value)})")
-        value = self._expand(key, value)
-        if choices and value not in choices:
+        expanded = self._expand(key, value)
+        if choices and expanded not in choices:
+            # Show the value as written: an expanded ${VAR} may hold a secret.
             raise self.error(key, f"must be one of {', '.join(choices)} (got {value!r})")
-        return value
+        return expanded
 
     def integer(self, key: str, default: Any = _MISSING, *, minimum: int | None = None) -> Any:
         value = self._take(key, default)

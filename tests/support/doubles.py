@@ -12,7 +12,7 @@ import socket
 import ssl
 import subprocess
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -28,6 +28,7 @@ class Blackhole:
 
     def __init__(self) -> None:
         self.server = socket.create_server(("127.0.0.1", 0))
+        self.server.settimeout(0.1)
         self.port = int(self.server.getsockname()[1])
         self.accepted = 0
         self._connections: list[socket.socket] = []
@@ -37,7 +38,6 @@ class Blackhole:
         self._thread.start()
 
     def _serve(self) -> None:
-        self.server.settimeout(0.1)
         while self._running:
             try:
                 connection, _ = self.server.accept()
@@ -100,7 +100,9 @@ Route = Callable[[Request], Reply] | Reply
 class HttpDouble:
     """An HTTP(S) server answering ``routes[(method, path)]``; unknown routes get 404."""
 
-    def __init__(self, routes: dict[tuple[str, str], Route], tls: TlsFiles | None = None) -> None:
+    def __init__(
+        self, routes: Mapping[tuple[str, str], Route], tls: TlsFiles | None = None
+    ) -> None:
         self.routes = routes
         self.requests: list[Request] = []
         double = self

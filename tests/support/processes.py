@@ -8,11 +8,15 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import httpx
+
+# The obsstack command of the Python running the tests, whether or not its venv is on PATH.
+OBSSTACK = [sys.executable, "-m", "exporters.cli"]
 
 
 def free_port() -> int:

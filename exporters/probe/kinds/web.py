@@ -44,7 +44,8 @@ def read_endpoint(
         raise section.error("url", "is required")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise section.error("url", f"must be an http:// or https:// URL (got {url!r})")
+        written = section.data.get("url", url)  # as written: an expanded ${VAR} may be secret
+        raise section.error("url", f"must be an http:// or https:// URL (got {written!r})")
     if parts.username or parts.password:
         raise section.error("url", "must not carry credentials; use username and password_file")
     headers = dict(section.str_map("headers", {}))
