@@ -498,6 +498,14 @@ ALERT_TARGET_DOWN = "TargetDown"
 ALERT_RULE_EVALUATION_FAILURES = "PrometheusRuleEvaluationFailures"
 ALERT_NOTIFICATIONS_FAILING = "AlertmanagerNotificationsFailing"
 ALERT_WATCHDOG = "Watchdog"
+# SLO alerts (alerts/generated/<service>.rules.yml), one rule of each per SLO.
+ALERT_SLO_BURN_RATE_PAGE = "SLOBurnRatePage"
+ALERT_SLO_BURN_RATE_TICKET = "SLOBurnRateTicket"
+ALERT_SLO_BUDGET_EXHAUSTED = "SLOErrorBudgetExhausted"
+ALERT_SLO_DATA_ABSENT = "SLODataAbsent"
+# Watchdog: always firing, routed to a dead man's switch and never to a person.
+SEVERITY_NONE = "none"
+TIER_HEARTBEAT = "heartbeat"
 
 # Scrape job names used by the bundle's Prometheus configuration.
 JOB_EXPORTER = "obsstack-exporter"  # the probe exporter's /metrics
