@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 DEBIAN_PACKAGES := prometheus prometheus-alertmanager docker-compose
 NEEDED_BINARIES := prometheus promtool prometheus-alertmanager amtool docker-compose
 
-.PHONY: setup run stop test lint services bench
+.PHONY: setup run test lint services bench-probe
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -41,6 +41,6 @@ test: setup services lint
 	$(BIN)/obsstack generate --check
 	$(BIN)/pytest -q; code=$$?; if [ $$code = 5 ]; then echo "no tests collected" >&2; exit 1; fi; exit $$code
 
-## bench: the benchmarks written up in benchmarks/README.md
-bench: setup services
+## bench-probe: probe exporter scrape time and connections (benchmarks/probe_scrape.md)
+bench-probe: setup services
 	$(PY) -m benchmarks.probe_scrape

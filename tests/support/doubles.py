@@ -109,6 +109,7 @@ class HttpDouble:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body go out at once, as real servers do
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
