@@ -1,0 +1,56 @@
+"""What every obsstack dashboard agrees on: data source uids, dashboard uids and URLs, variables.
+
+The provisioning files under ``compose/grafana/provisioning/`` give the data sources these fixed
+uids, so links between dashboards and from exemplars to traces work on any Grafana they are
+loaded into.
+"""
+
+from __future__ import annotations
+
+import re
+
+SCHEMA_VERSION = 39  # Grafana 11.0; newer Grafana migrates it on load, older ones cannot
+TAG = "obsstack"
+UID_PREFIX = "obsstack-"
+
+# Data sources, as provisioned by compose/grafana/provisioning/datasources/datasources.yaml.
+PROMETHEUS_UID = "prometheus"
+LOKI_UID = "loki"
+JAEGER_UID = "jaeger"
+ALERTMANAGER_UID = "alertmanager"
+PROMETHEUS_TYPE = "prometheus"
+EXEMPLAR_TRACE_ID_LABEL = "trace_id"  # the exemplar label the instrumentation writes
+
+# Every panel and target reads from the data source chosen in this variable.
+DATASOURCE_VARIABLE = "datasource"
+DATASOURCE = {"type": PROMETHEUS_TYPE, "uid": "${" + DATASOURCE_VARIABLE + "}"}
+
+# Dashboard titles; their uids derive from them (see ``uid_for``) and other files link to them.
+SERVICE_OVERVIEW = "Service overview"
+DEPENDENCIES = "Dependencies"
+BUSINESS_KPIS = "Business KPIs"
+SLOS = "SLOs"
+STACK_HEALTH = "Stack health"
+
+_NOT_SLUG = re.compile(r"[^a-z0-9]+")
+
+
+def uid_for(title: str) -> str:
+    """The stable uid of the dashboard ``title``: ``Stack health`` -> ``obsstack-stack-health``."""
+    uid = UID_PREFIX + _NOT_SLUG.sub("-", title.lower()).strip("-")
+    if len(uid) > 40:  # Grafana's limit
+        raise ValueError(f"dashboard uid {uid!r} is longer than 40 characters")
+    return uid
+
+
+def dashboard_url(title: str, **variables: str) -> str:
+    """A link to another obsstack dashboard that keeps the time range and the data source.
+
+    ``variables`` become ``var-NAME=VALUE`` parameters; values may use Grafana's link variables
+    such as ``${__field.labels.dependency}``.
+    """
+    uid = uid_for(title)
+    slug = uid.removeprefix(UID_PREFIX)
+    params = [f"var-{name}={value}" for name, value in variables.items()]
+    params += ["${" + DATASOURCE_VARIABLE + ":queryparam}", "${__url_time_range}"]
+    return f"/d/{uid}/{slug}?" + "&".join(params)

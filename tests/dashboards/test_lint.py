@@ -1,0 +1,181 @@
+"""Lint rules: the committed dashboards pass, and each rule catches the mistake it is for
+(a known-good dashboard plus one mutation, asserting the exact finding)."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from dashboards.lint import expand, exported_names, lint, metric_allow_list, panels
+from exporters.artifacts import GenerateContext
+
+Json = dict[str, Any]
+
+
+def first_panel(d: Json, title: str | None = None) -> Json:
+    return next(p for p in panels(d) if title is None or p["title"] == title)
+
+
+def by_title(title: str) -> Callable[[Json], Json]:
+    return lambda d: first_panel(d, title)
+
+
+def test_committed_dashboards_pass_every_rule(dashboards):
+    allowed = metric_allow_list(GenerateContext())
+    assert [f"{d['uid']}: {p}" for d in dashboards for p in lint(d, allowed)] == []
+
+
+def set_expr(title: str, expr: str) -> Callable[[Json], None]:
+    def mutate(d: Json) -> None:
+        first_panel(d, title)["targets"][0]["expr"] = expr
+
+    return mutate
+
+
+def set_key(title: str, key: str, value: Any) -> Callable[[Json], None]:
+    def mutate(d: Json) -> None:
+        first_panel(d, title)[key] = value
+
+    return mutate
+
+
+def drop_unit(d: Json) -> None:
+    first_panel(d, "Request rate")["fieldConfig"]["defaults"].pop("unit")
+
+
+def drop_datasource_variable(d: Json) -> None:
+    d["templating"]["list"] = [v for v in d["templating"]["list"] if v["name"] != "datasource"]
+
+
+def hard_coded_target_datasource(d: Json) -> None:
+    first_panel(d, "Request rate")["targets"][0]["datasource"] = {"type": "prometheus", "uid": "x"}
+
+
+def make_editable(d: Json) -> None:
+    d["editable"] = True
+
+
+def drop_instance_variable(d: Json) -> None:
+    d["templating"]["list"] = [v for v in d["templating"]["list"] if v["name"] != "instance"]
+
+
+def unused_variable(d: Json) -> None:
+    d["templating"]["list"].append(
+        {"type": "query", "name": "region", "query": "label_values(up, region)"}
+    )
+
+
+RATE = "Request rate"
+WHERE = "panel 2 'Request rate'"
+CASES = [
+    (
+        "a typo in a metric name",
+        set_expr(RATE, "sum(rate(http_server_request_duration_second_count[$__rate_interval]))"),
+        f"{WHERE} target A: unknown metric 'http_server_request_duration_second_count': "
+        "not in exporters.naming nor a recording rule",
+    ),
+    (
+        "rate over a fixed window",
+        set_expr(RATE, "sum(rate(http_server_request_duration_seconds_count[5m]))"),
+        f"{WHERE} target A: rate() must use [$__rate_interval] (got 0:05:00)",
+    ),
+    (
+        "irate over $__interval",
+        set_expr(RATE, "sum(irate(http_server_request_duration_seconds_count[$__interval]))"),
+        f"{WHERE} target A: irate() must use [$__rate_interval] (got 0:01:00)",
+    ),
+    (
+        "a raw counter",
+        set_expr(RATE, 'sum(ai_queries_total{agent_type="x"})'),
+        f"{WHERE} target A: counter ai_queries_total must be inside rate/irate/increase",
+    ),
+    (
+        "a raw histogram count",
+        set_expr(RATE, "sum(http_server_request_duration_seconds_count)"),
+        f"{WHERE} target A: counter http_server_request_duration_seconds_count must be inside "
+        "rate/irate/increase",
+    ),
+    (
+        "a counter inside max_over_time",
+        set_expr(RATE, "max_over_time(ai_queries_total[1h])"),
+        f"{WHERE} target A: counter ai_queries_total must be inside rate/irate/increase",
+    ),
+    (
+        "PromQL that does not parse",
+        set_expr(RATE, "sum(rate(up[$__rate_interval])"),
+        f"{WHERE} target A: invalid PromQL: unclosed left parenthesis in "
+        "'sum(rate(up[7m13s])'",
+    ),
+    (
+        "a selector without a metric name",
+        set_expr(RATE, 'sum({job="api"})'),
+        f"{WHERE} target A: selector without a literal metric name",
+    ),
+    ("a panel without a unit", drop_unit, f"{WHERE}: has no unit"),
+    (
+        "a panel without a description",
+        set_key(RATE, "description", " "),
+        f"{WHERE}: has no description",
+    ),
+    (
+        "a panel on a fixed data source",
+        set_key(RATE, "datasource", {"type": "prometheus", "uid": "prometheus"}),
+        f"{WHERE}: must read from $datasource",
+    ),
+    (
+        "a target on a fixed data source",
+        hard_coded_target_datasource,
+        f"{WHERE} target A: must read from $datasource",
+    ),
+    (
+        "no datasource variable",
+        drop_datasource_variable,
+        "templating: no datasource variable of type datasource",
+    ),
+    (
+        "an undeclared variable",
+        drop_instance_variable,
+        "templating: variable $instance is used but not declared",
+    ),
+    (
+        "a declared variable nobody uses",
+        unused_variable,
+        "templating: variable $region is declared but never used",
+    ),
+    (
+        "an editable dashboard",
+        make_editable,
+        "dashboard: editable must be false (provisioned, code-owned)",
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("mutate", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_each_rule_reports_its_mistake(fresh, mutate, expected):
+    overview = copy.deepcopy(next(d for d in fresh if d["uid"] == "obsstack-service-overview"))
+    assert lint(overview, exported_names()) == []
+    mutate(overview)
+    assert [str(p) for p in lint(overview, exported_names())] == [expected]
+
+
+def test_grafana_variables_are_substituted_before_parsing():
+    expr = 'sum(rate(x_total{job="$job", i=~"${instance:regex}"}[$__rate_interval])) [[job]]'
+    assert expand(expr, {"job": "api", "instance": ".*"}) == (
+        'sum(rate(x_total{job="api", i=~".*"}[7m13s])) api'
+    )
+
+
+def test_recording_rules_are_allowed_next_to_the_naming_module(tmp_path):
+    rules = tmp_path / "alerts" / "generated"
+    rules.mkdir(parents=True)
+    (rules / "x.rules.yml").write_text(
+        "groups:\n- name: g\n  rules:\n  - record: slo:sli_error:ratio_rate5m\n    expr: up\n"
+    )
+    allowed = metric_allow_list(GenerateContext(source_root=tmp_path))
+    assert "slo:sli_error:ratio_rate5m" in allowed
+    assert "dependency_up" in allowed
+    assert "prometheus_rule_evaluation_failures_total" in allowed  # stack component section
+    assert "http_server_request_duration_seconds_bucket" in allowed  # histogram series
