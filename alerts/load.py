@@ -1,0 +1,102 @@
+"""Loading an SLO spec file of any accepted format into an :class:`alerts.model.SLOSpec`.
+
+The format is told by the first document: ``version: obsstack/v1`` (``alerts/slos.yaml``),
+``version: prometheus/v1`` (a Sloth spec) or ``apiVersion: openslo/v1`` (OpenSLO documents).
+An obsstack spec may ``include`` Sloth and OpenSLO files, so teams can migrate one at a time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alerts import openslo, sloth
+from alerts.model import SLO, Service, SLOSpec
+from alerts.spec import VERSION, Defaults, check_unique_slos, read_document
+from alerts.windows import WindowTable, builtin_tables
+from exporters.spec import ConfigError, Section, load_all_yaml
+
+DEFAULT_SPEC = Path(__file__).with_name("slos.yaml")
+FOREIGN_FORMATS = "version: prometheus/v1 (Sloth) or apiVersion: openslo/v1 (OpenSLO)"
+
+
+def display_path(path: Path) -> str:
+    """``path`` as the user would type it: relative to the working directory when inside it."""
+    if path.is_absolute() and path.is_relative_to(Path.cwd()):
+        return str(path.relative_to(Path.cwd()))
+    return str(path)
+
+
+def load_spec(path: Path | str) -> SLOSpec:
+    """Read, map and validate a spec file; bad input raises ConfigError (file, key path, reason)."""
+    path = Path(path)
+    file = display_path(path)
+    documents = load_all_yaml(path)
+    if not documents:
+        raise ConfigError(file, "", "is empty")
+    builtin = builtin_tables()
+    first = documents[0]
+    kind = _format(first)
+    if kind == VERSION:
+        if len(documents) > 1:
+            raise ConfigError(file, "", "an obsstack/v1 spec is a single YAML document")
+        document = Section(first, file, base_dir=path.parent)
+        document.string("version", choices=(VERSION,))
+        parsed = read_document(document, builtin)
+        services, slos = list(parsed.services), list(parsed.slos)
+        for included, where in parsed.includes:
+            extra = _read_foreign(
+                path.parent / included, parsed.defaults, parsed.tables, f"{file}: {where}"
+            )
+            slos += extra
+        services = _with_implicit_services(services, slos)
+    elif kind in ("prometheus/v1", "openslo/v1"):
+        slos = _read_foreign(path, Defaults(), builtin, "")
+        services = _with_implicit_services([], slos)
+    else:
+        raise ConfigError(
+            file, "version", f"must be {VERSION} (obsstack), {FOREIGN_FORMATS} (got {kind!r})"
+        )
+    check_unique_slos(slos)
+    return SLOSpec(file, tuple(services), tuple(slos))
+
+
+def load_default_spec() -> SLOSpec:
+    """The platform's shipped spec, ``alerts/slos.yaml``."""
+    return load_spec(DEFAULT_SPEC)
+
+
+def _format(document: Any) -> str:
+    if isinstance(document, dict):
+        if "apiVersion" in document:
+            return str(document["apiVersion"])
+        return str(document.get("version", ""))
+    return ""
+
+
+def _read_foreign(
+    path: Path, defaults: Defaults, tables: dict[str, WindowTable], included_from: str
+) -> list[SLO]:
+    file = display_path(path)
+    if not path.exists() and included_from:
+        raise ConfigError(included_from.split(": ")[0], included_from.split(": ")[1], "not found")
+    documents = load_all_yaml(path)
+    kind = _format(documents[0]) if documents else ""
+    if kind == "prometheus/v1":
+        if len(documents) > 1:
+            raise ConfigError(file, "", "a Sloth spec is a single YAML document")
+        return sloth.read(Section(documents[0], file), defaults, tables)
+    if kind == "openslo/v1":
+        return openslo.read(documents, file, defaults, tables)
+    where = included_from or file
+    raise ConfigError(file, "", f"must be {FOREIGN_FORMATS} (included from {where})")
+
+
+def _with_implicit_services(services: list[Service], slos: list[SLO]) -> list[Service]:
+    """Services named only by Sloth or OpenSLO SLOs, added with no dependencies."""
+    known = {s.name for s in services}
+    for slo in slos:
+        if slo.service not in known:
+            services.append(Service(slo.service))
+            known.add(slo.service)
+    return services
