@@ -1,17 +1,95 @@
-"""JSON-lines logging on stderr, with every known secret scrubbed from every field."""
+"""JSON-lines logging with request context and secret redaction, for every obsstack process.
+
+Each record becomes one JSON object on stderr: ``timestamp``, ``level``, ``logger``, ``message``
+and, when known, ``trace_id`` and ``span_id`` (the current OpenTelemetry span), ``request_id``
+and ``tenant_id`` (set per request by :mod:`exporters.instrumentation`). Every string field goes
+through ``scrub`` (known secrets of a configuration) and then :func:`redact_secrets`, which hides
+the usual shapes of secrets: ``Authorization`` headers, bearer tokens, ``password=...``,
+token / API key / secret fields, API keys such as ``sk-...`` and DSN passwords.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
+import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from typing import Any
 
+from opentelemetry import trace
 from pythonjsonlogger.json import JsonFormatter
 
-from exporters.spec import scrub_dsn_passwords
+from exporters.spec import ConfigError, Secrets, scrub_dsn_passwords
 
 Scrub = Callable[[str], str]
+
+LEVEL_ENV = "OBSSTACK_LOG_LEVEL"  # root level, e.g. "debug"
+LEVELS_ENV = "OBSSTACK_LOG_LEVELS"  # per logger, e.g. "exporters.kpis=debug,uvicorn.access=warning"
+_LEVEL_NAMES = ("debug", "info", "warning", "error", "critical")
+
+REQUEST_ID: ContextVar[str | None] = ContextVar("obsstack_request_id", default=None)
+TENANT_ID: ContextVar[str | None] = ContextVar("obsstack_tenant_id", default=None)
+
+_REDACTED = Secrets.PLACEHOLDER
+# A key that names a secret: password, db_password, access_token, x-api-key, client_secret...
+# ``\b`` after the stem keeps prompt_tokens, password_file and secret_name readable.
+_SECRET_KEY = (
+    r"(?:[\w-]*[_-])?(?:password|passwd|pwd|secret|token|api[_-]?key|apikey|access[_-]?key"
+    r"|private[_-]?key|credentials?|cookie)\b"
+)
+_AUTHORIZATION = re.compile(
+    r"""(?i)\b((?:proxy-)?authorization)(["']?\s*[:=]\s*["']?)"""
+    r"""((?:bearer|basic|digest|token|apikey)\s+)?[^\s"',;]+"""
+)
+_BEARER = re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9\-._~+/]+=*")
+_KEY_VALUE = re.compile(
+    rf"""(?i)\b({_SECRET_KEY})(["']?\s*[:=]\s*)("[^"]*"|'[^']*'|[^\s"',;&}}\]]+)"""
+)
+_API_KEY_SHAPES = re.compile(r"\b(?:sk|pk|rk)-[A-Za-z0-9_-]{16,}|\bsbp_[A-Za-z0-9]{20,}")
+# Every pattern below needs one of these: most log text skips the full set of patterns.
+_MAYBE_SECRET = re.compile(
+    r"(?i)auth|bearer|pass|pwd|secret|token|key|cookie|credential|@|sk-|pk-|rk-|sbp_"
+)
+_SECRET_FIELD = re.compile(rf"(?i)^(?:{_SECRET_KEY}|authorization|proxy-authorization|dsn)$")
+
+
+def redact_secrets(text: str) -> str:
+    """Hide the well-known shapes of secrets in ``text`` (headers, key=value pairs, DSNs)."""
+    if not _MAYBE_SECRET.search(text):
+        return text
+    text = _AUTHORIZATION.sub(rf"\1\2\3{_REDACTED}", text)
+    text = _BEARER.sub(rf"\1 {_REDACTED}", text)
+    text = _KEY_VALUE.sub(_redact_key_value, text)
+    text = _API_KEY_SHAPES.sub(_REDACTED, text)
+    return scrub_dsn_passwords(text)
+
+
+def _redact_key_value(match: re.Match[str]) -> str:
+    value = match.group(3)
+    quote = value[0] if value[0] in "\"'" else ""
+    return f"{match.group(1)}{match.group(2)}{quote}{_REDACTED}{quote}"
+
+
+def is_secret_field(name: str) -> bool:
+    """Whether a mapping key (a header, an extra field) names a secret."""
+    return bool(_SECRET_FIELD.match(name))
+
+
+def _redact_value(value: Any, scrub: Scrub | None) -> Any:
+    if isinstance(value, str):
+        return redact_secrets(scrub(value) if scrub is not None else value)
+    if isinstance(value, Mapping):
+        return {
+            k: _REDACTED
+            if isinstance(k, str) and is_secret_field(k) and isinstance(v, str | bytes)
+            else _redact_value(v, scrub)
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [_redact_value(v, scrub) for v in value]
+    return value
 
 
 class ScrubbingJsonFormatter(JsonFormatter):
@@ -24,37 +102,96 @@ class ScrubbingJsonFormatter(JsonFormatter):
             timestamp=True,
             **kwargs,
         )
-        self.scrub = scrub
+        # redact_secrets hides DSN passwords already: skip the default scrub's second pass.
+        self.scrub = None if scrub is scrub_dsn_passwords else scrub
 
     def process_log_record(self, log_record: dict[str, Any]) -> dict[str, Any]:
-        return {key: _scrub_value(value, self.scrub) for key, value in log_record.items()}
+        ordered = {"timestamp": log_record.pop("timestamp", None), **log_record}
+        redacted: dict[str, Any] = _redact_value(ordered, self.scrub)
+        return redacted
 
 
-def _scrub_value(value: Any, scrub: Scrub) -> Any:
-    if isinstance(value, str):
-        return scrub(value)
-    if isinstance(value, dict):
-        return {k: _scrub_value(v, scrub) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_scrub_value(v, scrub) for v in value]
-    return value
+class ContextFilter(logging.Filter):
+    """Adds trace_id, span_id, request_id and tenant_id of the current request to each record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        context = trace.get_current_span().get_span_context()
+        if context.is_valid:
+            record.trace_id = trace.format_trace_id(context.trace_id)
+            record.span_id = trace.format_span_id(context.span_id)
+        request_id = REQUEST_ID.get()
+        if request_id is not None:
+            record.request_id = request_id
+        tenant_id = TENANT_ID.get()
+        if tenant_id is not None:
+            record.tenant_id = tenant_id
+        return True
+
+
+def set_tenant(tenant_id: str | None) -> None:
+    """Record the tenant of the current request: later log lines of the request carry it."""
+    TENANT_ID.set(tenant_id)
+
+
+def parse_levels(text: str, source: str = LEVELS_ENV) -> dict[str, str]:
+    """``"exporters.kpis=debug, uvicorn.access=warning"`` -> {logger: LEVEL}; ConfigError if bad."""
+    levels: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, sep, level = item.partition("=")
+        if not sep or not name.strip():
+            raise ConfigError(source, "", f"expected LOGGER=LEVEL items (got {item!r})")
+        levels[name.strip()] = _level_name(level, source)
+    return levels
+
+
+def _level_name(level: str | int, source: str) -> str:
+    if isinstance(level, int):
+        return logging.getLevelName(level)
+    if level.strip().lower() not in _LEVEL_NAMES:
+        raise ConfigError(
+            source, "", f"log level must be one of {', '.join(_LEVEL_NAMES)} (got {level!r})"
+        )
+    return level.strip().upper()
+
+
+_configured_loggers: set[str] = set()
 
 
 def configure_logging(
     level: str | int = "INFO",
     scrub: Scrub = scrub_dsn_passwords,
     stream: Any = None,
+    *,
+    levels: Mapping[str, str] | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> logging.Handler:
-    """Send every log record (obsstack's, uvicorn's, libraries') as one JSON line to stderr."""
+    """Send every log record (obsstack's, uvicorn's, libraries') as one JSON line to ``stream``.
+
+    ``level`` is the root level and ``levels`` sets single loggers (``{"exporters.kpis":
+    "debug"}``), both usually from a configuration file; the environment overrides them:
+    ``OBSSTACK_LOG_LEVEL`` for the root, ``OBSSTACK_LOG_LEVELS`` (``logger=level,...``) per logger.
+    """
+    env = os.environ if env is None else env
+    root_level = _level_name(env.get(LEVEL_ENV) or level, LEVEL_ENV)
+    per_logger = {name: _level_name(value, "levels") for name, value in (levels or {}).items()}
+    per_logger.update(parse_levels(env.get(LEVELS_ENV, "")))
+
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(ScrubbingJsonFormatter(scrub))
+    handler.addFilter(ContextFilter())
     root = logging.getLogger()
     for existing in list(root.handlers):
         root.removeHandler(existing)
     root.addHandler(handler)
-    root.setLevel(level.upper() if isinstance(level, str) else level)
+    root.setLevel(root_level)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logger = logging.getLogger(name)
         logger.handlers.clear()
         logger.propagate = True
+    for name in _configured_loggers - set(per_logger):
+        logging.getLogger(name).setLevel(logging.NOTSET)
+    for name, name_level in per_logger.items():
+        logging.getLogger(name).setLevel(name_level)
+    _configured_loggers.clear()
+    _configured_loggers.update(per_logger)
     return handler

@@ -1,0 +1,211 @@
+"""Throughput and p99 latency cost of instrumenting a FastAPI service (instrumentation.md).
+
+One uvicorn worker pinned to CPU 0 serves a cheap route (``GET /ping``); ``wrk`` pinned to
+CPU 1 loads it over loopback. Five variants of the same application, measured in the same run,
+interleaved round by round so that drift of the machine spreads over all of them:
+
+- ``bare``: no instrumentation;
+- ``metrics``: ``instrument_app`` with metrics only;
+- ``full``: ``instrument_app`` with metrics, request ids, JSON logs (one access line per
+  request, written to /dev/null) and tracing (every request sampled, OTLP/HTTP to a local sink);
+- ``full_sampled``: the same with 10 % of the traces sampled (``parentbased_traceidratio``);
+- ``instrumentator``: prometheus-fastapi-instrumentator, its defaults;
+- ``starlette_exporter``: starlette_exporter's ``PrometheusMiddleware``, its defaults.
+
+Run: ``.venv/bin/python -m benchmarks.instrumentation`` (needs ``pip install -e '.[bench]'``
+and ``/usr/bin/wrk``); ``--rounds``, ``--duration`` and ``--connections`` change the load.
+Prints a Markdown table; the figures are medians over the rounds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from tests.support.processes import Process, free_port, http_ok, wait_until
+
+VARIANTS = ("bare", "metrics", "full", "full_sampled", "instrumentator", "starlette_exporter")
+SERVER_CPU = "0"
+LOAD_CPU = "1"
+
+
+def build_app(variant: str) -> Any:
+    """The application measured, instrumented as ``variant`` says."""
+    from fastapi import FastAPI
+
+    app = FastAPI()
+
+    @app.get("/ping")
+    async def ping() -> dict[str, str]:
+        return {"status": "ok"}
+
+    if variant == "metrics":
+        from exporters.instrumentation import instrument_app
+
+        instrument_app(app, "bench", request_ids=False, tracing=False)
+    elif variant in ("full", "full_sampled"):
+        from exporters.instrumentation import instrument_app
+        from exporters.logs import configure_logging
+
+        configure_logging("INFO", stream=open(os.devnull, "w"))  # noqa: SIM115 - process lifetime
+        instrument_app(app, "bench", tracing=True)
+    elif variant == "instrumentator":
+        from prometheus_fastapi_instrumentator import Instrumentator
+
+        Instrumentator().instrument(app).expose(app)
+    elif variant == "starlette_exporter":
+        from starlette_exporter import PrometheusMiddleware, handle_metrics
+
+        app.add_middleware(PrometheusMiddleware)
+        app.add_route("/metrics", handle_metrics)
+    elif variant != "bare":
+        raise ValueError(f"unknown variant {variant}")
+    return app
+
+
+def serve(variant: str, port: int) -> None:
+    import uvicorn
+
+    uvicorn.run(
+        build_app(variant),
+        host="127.0.0.1",
+        port=port,
+        log_config=None,
+        log_level="info" if variant.startswith("full") else "warning",
+        access_log=variant.startswith("full"),
+    )
+
+
+class _Sink(BaseHTTPRequestHandler):
+    """OTLP/HTTP sink (a protocol double): accepts every export and discards it."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("content-length", 0)))
+        self.send_response(200)
+        self.send_header("content-type", "application/x-protobuf")
+        self.send_header("content-length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def _wrk(url: str, seconds: int, connections: int) -> tuple[float, float]:
+    """(requests/s, p99 latency in ms) of one wrk run."""
+    out = subprocess.run(
+        ["taskset", "-c", LOAD_CPU, "wrk", "-t1", f"-c{connections}", f"-d{seconds}s",
+         "--latency", url],
+        check=True, capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    if "Non-2xx" in out or "Socket errors" in out:
+        raise RuntimeError(f"wrk saw errors:\n{out}")
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    value, unit = re.search(r"99%\s+([\d.]+)(us|ms|s)", out).groups()  # type: ignore[union-attr]
+    return rps, float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def _environment(variant: str, otlp: dict[str, str]) -> dict[str, str]:
+    if variant == "full":
+        return {**otlp, "OTEL_TRACES_SAMPLER": "always_on"}
+    if variant == "full_sampled":
+        return {
+            **otlp,
+            "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+            "OTEL_TRACES_SAMPLER_ARG": "0.1",
+        }
+    return {"PYTHONHASHSEED": "0"}
+
+
+def measure(rounds: int, seconds: int, connections: int) -> dict[str, list[tuple[float, float]]]:
+    sink = ThreadingHTTPServer(("127.0.0.1", free_port()), _Sink)
+    threading.Thread(target=sink.serve_forever, daemon=True).start()
+    env = {
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": f"http://127.0.0.1:{sink.server_port}/v1/traces",
+        "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "http/protobuf",
+        "OTEL_SERVICE_NAME": "bench",
+        "PYTHONHASHSEED": "0",
+    }
+    results: dict[str, list[tuple[float, float]]] = {v: [] for v in VARIANTS}
+    with tempfile.TemporaryDirectory(prefix="obsstack-bench-") as tmp:
+        for round_number in range(rounds):
+            for variant in VARIANTS:
+                port = free_port()
+                process = Process(
+                    ["taskset", "-c", SERVER_CPU, sys.executable, "-m",
+                     "benchmarks.instrumentation", "serve", variant, "--port", str(port)],
+                    Path(tmp) / f"{variant}.log",
+                    env=_environment(variant, env),
+                )  # fmt: skip
+                try:
+                    url = f"http://127.0.0.1:{port}/ping"
+                    wait_until(http_ok(url), 30, f"{variant} to serve")
+                    _wrk(url, 2, connections)  # warm up
+                    result = _wrk(url, seconds, connections)
+                finally:
+                    process.stop()
+                results[variant].append(result)
+                print(
+                    f"round {round_number + 1} {variant}: {result[0]:.0f} req/s, "
+                    f"p99 {result[1]:.2f} ms",
+                    file=sys.stderr,
+                )
+    sink.shutdown()
+    return results
+
+
+def table(results: dict[str, list[tuple[float, float]]]) -> str:
+    bare_rps = statistics.median(r for r, _ in results["bare"])
+    bare_p99 = statistics.median(p for _, p in results["bare"])
+    lines = [
+        "| variant | requests/s | ratio to bare | p99 latency | p99 added |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for variant, runs in results.items():
+        rps = statistics.median(r for r, _ in runs)
+        p99 = statistics.median(p for _, p in runs)
+        lines.append(
+            f"| {variant} | {rps:,.0f} | {rps / bare_rps:.2f}x | {p99:.2f} ms | "
+            f"{p99 - bare_p99:+.2f} ms |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.instrumentation")
+    sub = parser.add_subparsers(dest="command")
+    serve_parser = sub.add_parser("serve")
+    serve_parser.add_argument("variant", choices=VARIANTS)
+    serve_parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--duration", type=int, default=10, help="seconds of load per run")
+    parser.add_argument("--connections", type=int, default=32)
+    args = parser.parse_args(argv)
+    if args.command == "serve":
+        serve(args.variant, args.port)
+        return 0
+    if shutil.which("wrk") is None:
+        print("wrk is not installed (apt-get install wrk)", file=sys.stderr)
+        return 2
+    results = measure(args.rounds, args.duration, args.connections)
+    print(
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}; {args.rounds} rounds of {args.duration} s, "
+        f"{args.connections} connections"
+    )
+    print(table(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

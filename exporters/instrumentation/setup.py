@@ -1,0 +1,118 @@
+"""``instrument_app``: RED metrics, ``/metrics``, request ids and traces for a FastAPI service."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, MutableMapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from opentelemetry.sdk.trace import TracerProvider
+from prometheus_client import REGISTRY, CollectorRegistry, disable_created_metrics
+from starlette.applications import Starlette
+
+from exporters import __version__
+from exporters.instrumentation.exposition import MetricsEndpoint
+from exporters.instrumentation.http_metrics import (
+    DEFAULT_DURATION_BUCKETS,
+    DEFAULT_SIZE_BUCKETS,
+    HttpMetrics,
+)
+from exporters.instrumentation.middleware import InstrumentationMiddleware
+from exporters.instrumentation.multiprocess import forget_dead_workers, multiprocess_dir
+from exporters.instrumentation.tracing import configure_tracing
+
+DEFAULT_EXCLUDED_PATHS = frozenset(
+    {"/metrics", "/health", "/healthz", "/ready", "/readyz", "/live", "/livez"}
+)
+
+
+@dataclass(frozen=True)
+class Instrumentation:
+    """What :func:`instrument_app` set up, for the service to reuse (e.g. its own metrics)."""
+
+    service_name: str
+    registry: CollectorRegistry
+    http: HttpMetrics
+    tracer_provider: TracerProvider | None
+    multiprocess_dir: Path | None
+
+    @property
+    def tracing(self) -> bool:
+        return self.tracer_provider is not None
+
+
+def instrument_app(
+    app: Starlette,
+    service_name: str = "service",
+    *,
+    registry: CollectorRegistry | None = None,
+    buckets: Sequence[float] = DEFAULT_DURATION_BUCKETS,
+    size_buckets: Sequence[float] = DEFAULT_SIZE_BUCKETS,
+    metrics_path: str | None = "/metrics",
+    excluded_paths: Collection[str] = DEFAULT_EXCLUDED_PATHS,
+    request_ids: bool = True,
+    tracing: bool | None = None,
+    exemplars: bool = True,
+    created_series: bool = False,
+) -> Instrumentation:
+    """Make a FastAPI (or Starlette) application observable; call it before the app serves.
+
+    - ``http_server_request_duration_seconds`` (``buckets``, default resolving 100 ms),
+      ``http_server_active_requests`` and the request/response body size histograms, labelled
+      by method, route template (``unmatched`` when no route matched) and status code;
+      ``excluded_paths`` (metrics and health checks) are not measured.
+    - ``metrics_path`` serves the registry (or every worker's samples when
+      ``PROMETHEUS_MULTIPROC_DIR`` is set), as OpenMetrics with trace-id exemplars when the
+      scraper asks for it; None leaves the route to the application.
+    - ``request_ids``: ``X-Request-ID`` is taken from the request or generated, returned in the
+      response and put on every log line written during the request (see
+      :func:`exporters.logs.configure_logging`).
+    - ``tracing``: a server span per request and client spans for httpx, exported over OTLP as
+      the ``OTEL_*`` variables say; None (the default) means on when an endpoint is configured.
+    - ``created_series``: prometheus-client adds a ``_created`` series to every counter and
+      histogram series, doubling what Prometheus stores; off (process-wide) unless asked for.
+    """
+    registry = REGISTRY if registry is None else registry
+    if not created_series:
+        disable_created_metrics()  # type: ignore[no-untyped-call]
+    directory = multiprocess_dir()
+    if directory is not None:
+        forget_dead_workers(directory)
+    provider = configure_tracing(service_name) if tracing is not False else None
+    if tracing and provider is None:
+        raise ValueError("tracing=True needs OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT to be set")
+    http = HttpMetrics(registry, buckets, size_buckets)
+    _exclude_from_native_telemetry(app, {*excluded_paths, metrics_path or ""})
+    app.add_middleware(
+        InstrumentationMiddleware,
+        metrics=http,
+        metrics_endpoint=(
+            MetricsEndpoint(registry, directory) if metrics_path is not None else None
+        ),
+        metrics_path=metrics_path or "",
+        excluded_paths=excluded_paths,
+        request_ids=request_ids,
+        tracer=provider.get_tracer("exporters.instrumentation", __version__) if provider else None,
+        # prometheus-client keeps no exemplars in multi-process mode.
+        exemplars=exemplars and directory is None,
+    )
+    return Instrumentation(service_name, registry, http, provider, directory)
+
+
+def _exclude_from_native_telemetry(app: Starlette, paths: Collection[str]) -> None:
+    """Keep health checks and scrapes out of the spans FastAPI makes itself.
+
+    Recent FastAPI versions trace requests natively once a tracer provider is set, and take an
+    ``exclude`` callable in their telemetry settings; older ones have no such settings.
+    """
+    config = getattr(app, "_telemetry", None)
+    if not isinstance(config, dict):
+        return
+    previous: Callable[[MutableMapping[str, Any]], bool] | None = config.get("exclude")
+    excluded = frozenset(paths)
+
+    def exclude(scope: MutableMapping[str, Any]) -> bool:
+        return scope.get("path") in excluded or (previous is not None and previous(scope))
+
+    config["exclude"] = exclude
