@@ -18,6 +18,8 @@ from exporters.spec import ConfigError
 COMMAND_MODULES = [
     "exporters.probe.commands",
     "exporters.generate_command",
+    "dashboards.push",
+    "exporters.bundle.commands",
 ]
 
 
