@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from exporters.spec import ConfigError
@@ -19,6 +20,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     sink.add_argument("--pagerduty-routing-key-file", type=Path, required=True)
     sink.add_argument("--opsgenie-api-key-file", type=Path, required=True)
     sink.set_defaults(run=run_sink)
+    register_runner(subparsers)
 
 
 def read_secret_file(path: Path, option: str) -> str:
@@ -55,4 +57,76 @@ def run_sink(args: argparse.Namespace) -> int:
         access_log=False,
         server_header=False,
     )
+    return 0
+
+
+def _port(text: str) -> tuple[str, int]:
+    from exporters.bundle.topology import COMPONENTS
+
+    name, _, port = text.partition("=")
+    if name not in COMPONENTS or not port.isdigit() or not 0 < int(port) < 65536:
+        raise argparse.ArgumentTypeError(
+            f"expected NAME=PORT with NAME one of {', '.join(COMPONENTS)} (got {text!r})"
+        )
+    return name, int(port)
+
+
+def _runner_arguments(parser: argparse.ArgumentParser) -> None:
+    from exporters.bundle.runner import DEFAULT_STATE_DIR
+
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=DEFAULT_STATE_DIR,
+        help=f"where configs, data, logs and PIDs live (default {DEFAULT_STATE_DIR})",
+    )
+
+
+def register_runner(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    up = subparsers.add_parser(
+        "up",
+        help="start the stack natively (Prometheus and Alertmanager from PATH)",
+        description="Start the stack as background processes and print its URLs. Loki, Jaeger, "
+        "the Collector and Grafana run when their binaries are on PATH.",
+    )
+    _runner_arguments(up)
+    up.add_argument(
+        "--port",
+        type=_port,
+        action="append",
+        default=[],
+        metavar="NAME=PORT",
+        help="listen port of a component (repeatable)",
+    )
+    up.add_argument("--exporter-config", type=Path, help="probe exporter configuration")
+    up.add_argument("--scrape-interval", default="15s", help="Prometheus scrape and rule interval")
+    up.set_defaults(run=run_up)
+    down = subparsers.add_parser("down", help="stop what `obsstack up` started")
+    _runner_arguments(down)
+    down.set_defaults(run=run_down)
+
+
+def run_up(args: argparse.Namespace) -> int:
+    from exporters.bundle.runner import NATIVE_EXPORTER_CONFIG, Options, RunnerError, up
+
+    options = Options(
+        state_dir=args.state_dir.resolve(),
+        ports=dict(args.port),
+        exporter_config=args.exporter_config or NATIVE_EXPORTER_CONFIG,
+        scrape_interval=args.scrape_interval,
+        evaluation_interval=args.scrape_interval,
+    )
+    try:
+        lines = up(options)
+    except RunnerError as exc:
+        print(f"obsstack up: {exc}", file=sys.stderr)
+        return 1
+    print("\n".join(lines))
+    return 0
+
+
+def run_down(args: argparse.Namespace) -> int:
+    from exporters.bundle.runner import Options, down
+
+    print("\n".join(down(Options(state_dir=args.state_dir.resolve()))))
     return 0

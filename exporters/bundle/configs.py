@@ -22,6 +22,7 @@ from exporters.bundle.topology import (
     COMPONENTS,
     Topology,
 )
+from exporters.spec import format_duration, parse_duration
 
 TEMPLATES = Path(__file__).parent / "templates"
 NOTIFICATION_TEMPLATE = "obsstack.tmpl"
@@ -78,7 +79,7 @@ def prometheus_config(topology: Topology, dependencies: list[str]) -> dict[str, 
     return {
         "global": {
             "scrape_interval": topology.scrape_interval,
-            "scrape_timeout": "10s" if topology.scrape_interval != "1s" else "1s",
+            "scrape_timeout": format_duration(min(10.0, parse_duration(topology.scrape_interval))),
             "evaluation_interval": topology.evaluation_interval,
             "external_labels": {"stack": topology.name},
         },
