@@ -8,6 +8,7 @@ loaded into.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 SCHEMA_VERSION = 39  # Grafana 11.0; newer Grafana migrates it on load, older ones cannot
 TAG = "obsstack"
@@ -43,14 +44,18 @@ def uid_for(title: str) -> str:
     return uid
 
 
-def dashboard_url(title: str, **variables: str) -> str:
+def dashboard_url(title: str, **variables: str | Sequence[str]) -> str:
     """A link to another obsstack dashboard that keeps the time range and the data source.
 
-    ``variables`` become ``var-NAME=VALUE`` parameters; values may use Grafana's link variables
-    such as ``${__field.labels.dependency}``.
+    ``variables`` become ``var-NAME=VALUE`` parameters (one per value of a sequence); values
+    may use Grafana's link variables such as ``${__field.labels.dependency}``.
     """
     uid = uid_for(title)
     slug = uid.removeprefix(UID_PREFIX)
-    params = [f"var-{name}={value}" for name, value in variables.items()]
+    params = [
+        f"var-{name}={value}"
+        for name, values in variables.items()
+        for value in ([values] if isinstance(values, str) else values)
+    ]
     params += ["${" + DATASOURCE_VARIABLE + ":queryparam}", "${__url_time_range}"]
     return f"/d/{uid}/{slug}?" + "&".join(params)

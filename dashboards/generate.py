@@ -11,7 +11,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from dashboards import business_kpis, dependencies, service_overview, stack_health
+from dashboards import business_kpis, dependencies, service_overview, slos, stack_health
 from dashboards.conventions import UID_PREFIX
 from dashboards.lint import lint, metric_allow_list
 from dashboards.normalise import normalise
@@ -25,6 +25,7 @@ BUILDERS: tuple[Callable[[GenerateContext], Any], ...] = (
     lambda _context: service_overview.build(),
     lambda _context: dependencies.build(),
     lambda _context: business_kpis.build(),
+    slos.build,
     lambda _context: stack_health.build(),
 )
 

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import promql_parser
-import yaml
 
 from dashboards.conventions import DATASOURCE, DATASOURCE_VARIABLE
 from exporters import naming
@@ -272,17 +271,11 @@ def _check_selector(
         problems.append(Problem(where, f"counter {name} must be inside rate/irate/increase"))
 
 
-def recording_rule_names(rule_files: Iterator[Any]) -> set[str]:
-    """The ``record:`` names of Prometheus rule files (paths)."""
-    names: set[str] = set()
-    for path in rule_files:
-        document = yaml.safe_load(path.read_text()) or {}
-        for group in document.get("groups", []):
-            names |= {rule["record"] for rule in group.get("rules", []) if "record" in rule}
-    return names
-
-
 def metric_allow_list(context: GenerateContext) -> set[str]:
-    """Series a dashboard may query: the naming module's and the generated recording rules'."""
-    rules = (context.source_root / "alerts" / "generated").glob("*.rules.yml")
-    return exported_names() | recording_rule_names(rules)
+    """Series a dashboard may query: the naming module's, and the recording rules the alerts
+    package generates for the SLO spec of ``context`` (the same spec the rules come from)."""
+    from alerts import records  # the alerts package is optional for everything else here
+    from dashboards.slos import load_slo_spec
+
+    rules = {name for slo in load_slo_spec(context).slos for name in records.all_records(slo)}
+    return exported_names() | rules

@@ -124,11 +124,13 @@ def timeseries(
     maximum: float | None = None,
     thresholds: list[Any] | None = None,
     threshold_lines: bool = False,
+    log_scale: bool = False,
     links: Sequence[Any] = (),
     data_links: Sequence[Any] = (),
     legend_calcs: Sequence[str] = (),
 ) -> Any:
-    """A time series; ``threshold_lines`` draws the thresholds as dashed lines on the graph."""
+    """A time series; ``threshold_lines`` draws the thresholds as dashed lines on the graph,
+    ``log_scale`` uses a base-10 logarithmic Y axis (for burn rates spanning decades)."""
     return g.TimeSeries(
         title=title,
         description=description,
@@ -142,6 +144,8 @@ def timeseries(
         stacking={"mode": "normal", "group": "A"} if stacked else {},
         thresholds=thresholds or steps("green"),
         thresholdsStyleMode="dashed" if threshold_lines else "off",
+        scaleDistributionType="log" if log_scale else "linear",
+        scaleDistributionLog=10,
         tooltipMode="multi",
         tooltipSort="desc",
         legendDisplayMode="table" if legend_calcs else "list",

@@ -39,17 +39,24 @@ def _messages(validator: jsonschema.Draft7Validator, instance: Any, where: str) 
         yield f"{where}/{path}: {error.message}"
 
 
+# Custom units Grafana documents for FieldConfig.unit: "suffix:<text>", "prefix:<text>" ...
+CUSTOM_UNIT_PREFIXES = ("suffix:", "prefix:", "si:", "count:", "currency:", "time:")
+
+
 def grafana_units() -> set[str]:
     """Every unit id Grafana knows."""
     definitions = _document("units")["definitions"].values()
     return {d["const"] for d in definitions if "const" in d}
 
 
+def known_unit(unit: str) -> bool:
+    return unit in grafana_units() or (unit.startswith(CUSTOM_UNIT_PREFIXES) and unit[-1] != ":")
+
+
 def dashboard_errors(dashboard: dict[str, Any]) -> list[str]:
     """Every schema violation: the dashboard, each panel's options, custom field config and
     targets, and unknown units."""
     errors = list(_messages(_validator("dashboard"), dashboard, dashboard.get("uid", "?")))
-    units = grafana_units()
     for panel in dashboard.get("panels", []):
         if panel["type"] == "row":
             continue
@@ -67,10 +74,10 @@ def dashboard_errors(dashboard: dict[str, Any]) -> list[str]:
         for target in panel.get("targets", []):
             errors += _messages(_validator("prometheus"), target, f"{where}/targets")
         unit = panel["fieldConfig"]["defaults"].get("unit")
-        if unit is not None and unit not in units:
+        if unit is not None and not known_unit(unit):
             errors.append(f"{where}: unknown unit {unit!r}")
         for override in panel["fieldConfig"].get("overrides", []):
             for prop in override["properties"]:
-                if prop["id"] == "unit" and prop["value"] not in units:
+                if prop["id"] == "unit" and not known_unit(prop["value"]):
                     errors.append(f"{where}: unknown unit {prop['value']!r} in an override")
     return errors

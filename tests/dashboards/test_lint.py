@@ -168,14 +168,33 @@ def test_grafana_variables_are_substituted_before_parsing():
     )
 
 
-def test_recording_rules_are_allowed_next_to_the_naming_module(tmp_path):
-    rules = tmp_path / "alerts" / "generated"
-    rules.mkdir(parents=True)
-    (rules / "x.rules.yml").write_text(
-        "groups:\n- name: g\n  rules:\n  - record: slo:sli_error:ratio_rate5m\n    expr: up\n"
-    )
-    allowed = metric_allow_list(GenerateContext(source_root=tmp_path))
-    assert "slo:sli_error:ratio_rate5m" in allowed
-    assert "dependency_up" in allowed
-    assert "prometheus_rule_evaluation_failures_total" in allowed  # stack component section
-    assert "http_server_request_duration_seconds_bucket" in allowed  # histogram series
+FAST_WINDOWS_SPEC = """\
+version: obsstack/v1
+alert_windows:
+  fast:
+    period: 7d
+    page: {for: 1m, windows: [{long: 20m, short: 2m, factor: 10}]}
+    ticket: {for: 10m, windows: [{long: 2h, short: 10m, factor: 2}]}
+services: [{name: checkout}]
+slos:
+  - service: checkout
+    name: availability
+    objective: 99.5
+    period: 7d
+    alert_windows: fast
+    sli: {kind: uptime, metric: 'dependency_up{dependency="postgres"}'}
+"""
+
+
+def test_recording_rules_of_the_spec_are_allowed_next_to_the_naming_module(tmp_path):
+    shipped = metric_allow_list(GenerateContext())
+    assert {"slo:error_ratio:1h", "slo:error_budget_remaining:period"} <= shipped
+    assert "dependency_up" in shipped
+    assert "prometheus_rule_evaluation_failures_total" in shipped  # stack component section
+    assert "http_server_request_duration_seconds_bucket" in shipped  # histogram series
+    assert "slo:error_ratio:20m" not in shipped
+    spec = tmp_path / "slos.yaml"
+    spec.write_text(FAST_WINDOWS_SPEC)
+    custom = metric_allow_list(GenerateContext(slo_spec=spec))
+    assert {"slo:error_ratio:20m", "slo:events_per_second:2m"} <= custom
+    assert "slo:error_ratio:1h" not in custom

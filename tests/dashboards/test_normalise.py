@@ -86,6 +86,7 @@ def test_uids_are_the_ones_other_files_link_to(dashboards):
             "obsstack-business-kpis",
             "obsstack-dependencies",
             "obsstack-service-overview",
+            "obsstack-slos",
             "obsstack-stack-health",
         ]
     )
