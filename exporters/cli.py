@@ -18,6 +18,8 @@ from exporters.spec import ConfigError
 COMMAND_MODULES = [
     "exporters.probe.commands",
     "exporters.generate_command",
+    "exporters.kpis.commands",
+    "exporters.demo.commands",
     "dashboards.push",
     "exporters.bundle.commands",
 ]

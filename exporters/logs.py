@@ -106,6 +106,7 @@ class ScrubbingJsonFormatter(JsonFormatter):
         self.scrub = None if scrub is scrub_dsn_passwords else scrub
 
     def process_log_record(self, log_record: dict[str, Any]) -> dict[str, Any]:
+        log_record.pop("color_message", None)  # uvicorn's copy of the message with ANSI codes
         ordered = {"timestamp": log_record.pop("timestamp", None), **log_record}
         redacted: dict[str, Any] = _redact_value(ordered, self.scrub)
         return redacted

@@ -67,12 +67,23 @@ class BusinessMetrics:
         self.agent_types = LabelCap(_AGENT_TYPE_CAP)
         self.results = LabelCap(_RESULT_CAP)
 
+    def declare(self, agent_types: Iterable[str] = (), review_results: Iterable[str] = ()) -> None:
+        """Export the known label values at 0 before the first event, so rates start at 0."""
+        for agent_type in agent_types:
+            label = self.agent_types(agent_type)
+            self.ai_queries.labels(label)
+            self.ai_query_failures.labels(label)
+            self.ai_query_duration.labels(label)
+        for result in review_results:
+            self.code_reviews.labels(self.results(result))
+
     def record_ai_query(self, agent_type: str, duration: float, *, failed: bool = False) -> None:
         """One AI query of ``agent_type`` that took ``duration`` seconds."""
         label = self.agent_types(agent_type)
         self.ai_queries.labels(label).inc()
+        failures = self.ai_query_failures.labels(label)  # present at 0, for failure ratios
         if failed:
-            self.ai_query_failures.labels(label).inc()
+            failures.inc()
         self.ai_query_duration.labels(label).observe(duration)
 
     @contextmanager

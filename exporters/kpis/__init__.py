@@ -1,0 +1,1 @@
+"""The business-KPI exporter: SQL queries against the platform's PostgreSQL, served as metrics."""

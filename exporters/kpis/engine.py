@@ -1,0 +1,194 @@
+"""Running the KPI queries on their own schedules and caching what they returned.
+
+Each KPI has its own task: it runs the query in a read-only transaction under a server-side
+``statement_timeout`` (so PostgreSQL itself cancels a runaway query), bounded on the client side
+too, then replaces the cached samples. ``/metrics`` only reads the cache: a slow query never
+slows a scrape. Label sets a run no longer returns disappear; a failed run keeps the last good
+samples until they are ``stale_after`` old.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import decimal
+import logging
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+
+from exporters.instrumentation.cardinality import RankedCap
+from exporters.kpis.config import Config, Kpi
+
+log = logging.getLogger("obsstack.kpis")
+APPLICATION_NAME = "obsstack-kpis"
+# Beyond the statement_timeout, how long the client waits for the server to answer at all.
+_CLIENT_GRACE = 1.0
+
+
+class KpiError(Exception):
+    """A query ran but its result cannot be turned into samples."""
+
+
+@dataclass
+class KpiState:
+    """What the exporter remembers about one KPI between runs."""
+
+    kpi: Kpi
+    cap: RankedCap
+    samples: dict[tuple[str, ...], float] = field(default_factory=dict)
+    success: bool | None = None  # None until the first run finished
+    duration: float = 0.0
+    last_success: float | None = None  # time.time()
+    last_error: str = ""
+    runs: int = 0
+
+
+def to_value(value: Any, column: str) -> float | None:
+    """A result cell as a sample value: numbers, booleans and timestamps (Unix seconds)."""
+    if value is None:
+        return None
+    if isinstance(value, bool | int | float | decimal.Decimal):
+        return float(value)
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        return float(value.timestamp())
+    if isinstance(value, dt.timedelta):
+        return float(value.total_seconds())
+    raise KpiError(f"column {column!r} holds {type(value).__name__}, not a number")
+
+
+def to_samples(kpi: Kpi, rows: Sequence[Any]) -> list[tuple[tuple[str, ...], float]]:
+    """(label values, value) per row; rows whose value is NULL are left out."""
+    out: list[tuple[tuple[str, ...], float]] = []
+    seen: set[tuple[str, ...]] = set()
+    for row in rows:
+        columns = list(row.keys())
+        for needed in (*kpi.labels, kpi.value):
+            if needed not in columns:
+                raise KpiError(
+                    f"column {needed!r} is not in the result (columns: {', '.join(columns)})"
+                )
+        labels = tuple("" if row[label] is None else str(row[label]) for label in kpi.labels)
+        if labels in seen:
+            raise KpiError(f"label values {labels} appear in more than one row")
+        seen.add(labels)
+        value = to_value(row[kpi.value], kpi.value)
+        if value is not None:
+            out.append((labels, value))
+    return out
+
+
+class KpiEngine:
+    """Owns the connection pool, the schedule of every KPI and their cached results."""
+
+    def __init__(self, config: Config, clock: Callable[[], float] = time.time) -> None:
+        self.config = config
+        self.clock = clock
+        self.states = {kpi.name: KpiState(kpi, RankedCap(kpi.label_cap)) for kpi in config.kpis}
+        self.pool: asyncpg.Pool | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        """Create the pool (no connection is opened yet) and start every KPI's schedule."""
+        settings = self.config.database.connection
+        server_settings = {"application_name": APPLICATION_NAME}
+        if self.config.database.search_path:
+            server_settings["search_path"] = self.config.database.search_path
+        self.pool = await asyncpg.create_pool(
+            dsn=settings.dsn,
+            host=settings.host or None,
+            port=settings.port or None,
+            user=settings.user or None,
+            password=settings.password,
+            database=settings.database or None,
+            ssl=settings.sslmode,
+            min_size=0,
+            max_size=self.config.database.max_connections,
+            statement_cache_size=0,
+            server_settings=server_settings,
+        )
+        for state in self.states.values():
+            self._tasks.append(asyncio.create_task(self._schedule(state), name=state.kpi.name))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        if self.pool is not None:
+            self.pool.terminate()
+            self.pool = None
+
+    async def _schedule(self, state: KpiState) -> None:
+        # Spread the first runs so that KPIs with one interval do not all hit the database at once.
+        await asyncio.sleep(random.uniform(0, min(1.0, state.kpi.interval / 10)))
+        while True:
+            started = time.monotonic()
+            await self.run(state)
+            await asyncio.sleep(max(0.0, state.kpi.interval - (time.monotonic() - started)))
+
+    async def run(self, state: KpiState) -> None:
+        """Run one KPI query now and record the outcome; never raises but for cancellation."""
+        kpi = state.kpi
+        started = time.perf_counter()
+        try:
+            rows = await self._query(kpi)
+            samples = state.cap.apply(to_samples(kpi, rows))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self._failed(state, time.perf_counter() - started, _describe(exc, kpi))
+            return
+        state.duration = time.perf_counter() - started
+        state.samples = samples
+        state.success = True
+        state.last_success = self.clock()
+        state.last_error = ""
+        state.runs += 1
+
+    def _failed(self, state: KpiState, duration: float, reason: str) -> None:
+        state.duration = duration
+        state.success = False
+        state.last_error = reason
+        state.runs += 1
+        if state.last_success is None or self.clock() - state.last_success > state.kpi.stale_after:
+            state.samples = {}
+        log.warning("KPI query failed", extra={"kpi": state.kpi.name, "reason": reason})
+
+    async def _query(self, kpi: Kpi) -> list[asyncpg.Record]:
+        if self.pool is None:
+            raise RuntimeError("the engine is not started")
+        connection = await self.pool.acquire(timeout=kpi.timeout)
+        try:
+            async with asyncio.timeout(kpi.timeout + min(_CLIENT_GRACE, kpi.timeout)):
+                async with connection.transaction(readonly=True):
+                    await connection.execute(
+                        f"SET LOCAL statement_timeout = {max(1, int(kpi.timeout * 1000))}"
+                    )
+                    return list(await connection.fetch(kpi.sql))
+        except asyncpg.PostgresError:
+            raise  # the server answered (e.g. cancelled at statement_timeout): the session is fine
+        except BaseException:
+            # No answer in time, or the task was cancelled: drop the session rather than reuse it.
+            connection.terminate()
+            raise
+        finally:
+            await self.pool.release(connection, timeout=1.0)
+
+
+def _describe(exc: BaseException, kpi: Kpi) -> str:
+    if isinstance(exc, asyncpg.QueryCanceledError):
+        return f"cancelled by the server after statement_timeout ({kpi.timeout:g}s)"
+    if isinstance(exc, TimeoutError):
+        return f"no answer within {kpi.timeout:g}s (+ grace): session terminated"
+    if isinstance(exc, asyncpg.PostgresError):
+        return f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, OSError):
+        return f"cannot connect: {exc}"
+    return f"{type(exc).__name__}: {exc}"
