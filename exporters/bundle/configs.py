@@ -28,6 +28,7 @@ TEMPLATES = Path(__file__).parent / "templates"
 NOTIFICATION_TEMPLATE = "obsstack.tmpl"
 PAGERDUTY_KEY_FILE = "pagerduty_routing_key"
 OPSGENIE_KEY_FILE = "opsgenie_api_key"
+ANY_SLO = f'{naming.SLO_LABEL}=~".+"'
 SLO_ALERTS = (
     naming.ALERT_SLO_BURN_RATE_PAGE,
     naming.ALERT_SLO_BURN_RATE_TICKET,
@@ -119,7 +120,7 @@ def _receivers(alerting: Alerting, topology: Topology) -> list[dict[str, Any]]:
             "source": alerting.stack_name,
             "priority": priority,
             "tags": "{{ .CommonLabels.severity }},{{ .CommonLabels.service }}",
-            "details": details,
+            "details": dict(details),
             "responders": [{"type": r.type, "name": r.name} for r in alerting.opsgenie_responders],
         }
 
@@ -176,9 +177,10 @@ def _matcher(label: str, value: str) -> str:
 
 def _inhibitions(spec: SLOSpec, dependencies: list[str]) -> list[dict[str, Any]]:
     rules: list[dict[str, Any]] = [
-        {  # a page already tells the story: no ticket for the same SLO
-            "source_matchers": [_matcher(naming.TIER_LABEL, naming.TIER_PAGE)],
-            "target_matchers": [_matcher(naming.TIER_LABEL, naming.TIER_TICKET)],
+        {  # a page already tells the story: no ticket for the same SLO. Both sides must
+            # carry an slo label: `equal` on two absent labels would match any pair.
+            "source_matchers": [_matcher(naming.TIER_LABEL, naming.TIER_PAGE), ANY_SLO],
+            "target_matchers": [_matcher(naming.TIER_LABEL, naming.TIER_TICKET), ANY_SLO],
             "equal": [naming.SERVICE_LABEL, naming.SLO_LABEL],
         },
         {  # a dependency that is down is also slow and has its circuit open

@@ -1,0 +1,121 @@
+"""Real Alertmanager and the on-call inbox, configured by the bundle's own generators."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from alerts import load_default_spec
+from exporters.bundle import configs
+from exporters.bundle.alerting import load_alerting
+from exporters.bundle.runner import State, native_topology, Options, render_configs
+from tests.support.processes import (
+    OBSSTACK,
+    Process,
+    free_port,
+    http_ok,
+    require_binary,
+    wait_until,
+)
+
+ROUTING_KEY = "0123456789abcdef0123456789abcdef"
+GENIE_KEY = "eb243592-faa2-4ba2-a551-1afdaaf2b9f5"
+
+
+@dataclasses.dataclass
+class Stack:
+    """A rendered native configuration and the processes started from it."""
+
+    state: State
+    options: Options
+    processes: list[Process]
+
+    def url(self, component: str, path: str = "") -> str:
+        return f"http://127.0.0.1:{self.options.ports[component]}{path}"
+
+    def sink_events(self) -> dict[str, Any]:
+        return dict(httpx.get(self.url("oncall-sink", "/events"), timeout=5).json())
+
+
+def render(tmp_path: Path, components: set[str], **timings: str) -> tuple[State, Options]:
+    """Configs for a stack on free ports, with short Alertmanager timings."""
+    ports = {name: free_port() for name in components}
+    options = Options(
+        state_dir=tmp_path / "state", ports=ports, scrape_interval="1s", evaluation_interval="1s"
+    )
+    state = State(options.state_dir)
+    state.create()
+    alerting = dataclasses.replace(
+        load_alerting(),
+        group_wait=timings.get("group_wait", "1s"),
+        group_interval=timings.get("group_interval", "2s"),
+        repeat_interval=timings.get("repeat_interval", "1h"),
+        heartbeat_interval=timings.get("heartbeat_interval", "2s"),
+    )
+    render_configs(
+        state,
+        native_topology(options, components),
+        alerting,
+        ["postgres", "redis"],
+        ROUTING_KEY,
+        GENIE_KEY,
+    )
+    return state, options
+
+
+def start_sink(state: State, options: Options) -> Process:
+    secrets = state.config / "secrets"
+    process = Process(
+        [
+            *OBSSTACK,
+            "oncall-sink",
+            "--listen",
+            f"127.0.0.1:{options.ports['oncall-sink']}",
+            "--pagerduty-routing-key-file",
+            str(secrets / configs.PAGERDUTY_KEY_FILE),
+            "--opsgenie-api-key-file",
+            str(secrets / configs.OPSGENIE_KEY_FILE),
+        ],
+        state.logs / "oncall-sink.log",
+    )
+    wait_until(http_ok(f"http://127.0.0.1:{options.ports['oncall-sink']}/health"), 20, "sink")
+    return process
+
+
+def start_alertmanager(state: State, options: Options) -> Process:
+    port = options.ports["alertmanager"]
+    process = Process(
+        [
+            require_binary("prometheus-alertmanager"),
+            f"--config.file={state.config / 'alertmanager.yml'}",
+            f"--storage.path={state.data / 'alertmanager'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--cluster.listen-address=",
+            f"--web.external-url=http://127.0.0.1:{port}",
+        ],
+        state.logs / "alertmanager.log",
+    )
+    wait_until(http_ok(f"http://127.0.0.1:{port}/-/ready"), 20, "alertmanager")
+    return process
+
+
+@pytest.fixture
+def spec():
+    return load_default_spec()
+
+
+@pytest.fixture
+def alertmanager_stack(tmp_path: Path) -> Iterator[Stack]:
+    state, options = render(tmp_path, {"alertmanager", "oncall-sink", "prometheus", "exporter"})
+    processes = [start_sink(state, options)]
+    try:
+        processes.append(start_alertmanager(state, options))
+        yield Stack(state, options, processes)
+    finally:
+        for process in reversed(processes):
+            process.stop()

@@ -1,0 +1,176 @@
+"""The generated Prometheus and Alertmanager configuration, checked by promtool and amtool,
+and the collector configuration's pipeline order and component names."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from exporters import naming
+from tests.support.processes import require_binary
+
+REPO = Path(__file__).resolve().parents[2]
+GENERATED = REPO / "compose" / "generated"
+ALERTMANAGER = GENERATED / "alertmanager.yml"
+
+
+def run(*argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([require_binary(argv[0]), *argv[1:]], capture_output=True, text=True)
+
+
+def test_promtool_checks_the_prometheus_config(tmp_path: Path):
+    # Checked with the rule files it loads, from where compose mounts them.
+    config = yaml.safe_load((GENERATED / "prometheus.yml").read_text())
+    config["rule_files"] = [str(REPO / "alerts/generated/*.rules.yml")]
+    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
+    result = run("promtool", "check", "config", str(tmp_path / "prometheus.yml"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS" in result.stdout
+
+
+def test_prometheus_scrapes_every_component_and_probes_each_dependency():
+    config = yaml.safe_load((GENERATED / "prometheus.yml").read_text())
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    assert {
+        "prometheus",
+        "alertmanager",
+        "loki",
+        "jaeger",
+        "otel-collector",
+        "grafana",
+        naming.JOB_EXPORTER,
+        naming.JOB_PROBE,
+        naming.JOB_KPIS,
+        naming.JOB_API,
+    } <= set(jobs)
+    probe = jobs[naming.JOB_PROBE]
+    assert probe["metrics_path"] == "/probe"
+    assert probe["static_configs"][0]["targets"] == ["postgres", "redis"]
+    assert {"source_labels": ["__address__"], "target_label": "__param_target"} in probe[
+        "relabel_configs"
+    ]
+    assert config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == [
+        "alertmanager:9093"
+    ]
+    assert config["rule_files"] == ["/etc/prometheus/rules/*.rules.yml"]
+
+
+def test_amtool_checks_the_alertmanager_config():
+    result = run("amtool", "check-config", str(ALERTMANAGER))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+ROUTES = [
+    # (labels, receiver)
+    ({"alertname": naming.ALERT_WATCHDOG, "severity": "none"}, "heartbeat"),
+    (
+        {"alertname": naming.ALERT_DEPENDENCY_DOWN, "severity": "critical", "dependency": "redis"},
+        "page",
+    ),
+    (
+        {
+            "alertname": naming.ALERT_SLO_BURN_RATE_PAGE,
+            "severity": "critical",
+            "tier": "page",
+            "service": "api",
+            "slo": "availability",
+        },
+        "page",
+    ),
+    (
+        {
+            "alertname": naming.ALERT_SLO_BURN_RATE_TICKET,
+            "severity": "warning",
+            "tier": "ticket",
+            "service": "api",
+            "slo": "availability",
+        },
+        "ticket",
+    ),
+    ({"alertname": naming.ALERT_DEPENDENCY_PROBE_SLOW, "severity": "warning"}, "ticket"),
+    ({"alertname": "SomethingUnrouted"}, "default"),
+    ({"alertname": "SomethingInformational", "severity": "info"}, "default"),
+]
+
+
+@pytest.mark.parametrize(
+    ("labels", "receiver"), ROUTES, ids=[f"{r[0]['alertname']}->{r[1]}" for r in ROUTES]
+)
+def test_amtool_routes(labels, receiver):
+    result = run(
+        "amtool",
+        "config",
+        "routes",
+        "test",
+        f"--config.file={ALERTMANAGER}",
+        f"--verify.receivers={receiver}",
+        *(f"{k}={v}" for k, v in labels.items()),
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip() == receiver
+
+
+def test_every_route_has_a_case():
+    config = yaml.safe_load(ALERTMANAGER.read_text())
+    routed = {route["receiver"] for route in config["route"]["routes"]}
+    assert routed | {config["route"]["receiver"]} == {receiver for _, receiver in ROUTES}
+
+
+def test_receivers_use_key_files_and_the_notification_templates():
+    config = yaml.safe_load(ALERTMANAGER.read_text())
+    receivers = {r["name"]: r for r in config["receivers"]}
+    pagerduty = receivers["page"]["pagerduty_configs"][0]
+    assert pagerduty["routing_key_file"] == "/run/secrets/pagerduty_routing_key"
+    assert "routing_key" not in pagerduty
+    opsgenie = {c["priority"]: c for r in receivers.values() for c in r.get("opsgenie_configs", [])}
+    assert set(opsgenie) == {"P1", "P3"}
+    assert all(c["api_key_file"] == "/run/secrets/opsgenie_api_key" for c in opsgenie.values())
+    assert opsgenie["P1"]["responders"] == [{"type": "team", "name": "platform-oncall"}]
+    assert "obsstack.title" in pagerduty["description"]
+    assert config["templates"] == ["/etc/alertmanager/templates/*.tmpl"]
+    assert config["route"]["group_by"] == ["alertname", "service", "slo"]
+
+
+def test_notification_template_renders():
+    """amtool's sample data has no alerts; real alerts are rendered in test_alert_path."""
+    text = '{{ template "obsstack.title" . }}|{{ template "obsstack.description" . }}'
+    result = run(
+        "amtool",
+        "template",
+        "render",
+        f"--template.glob={GENERATED / 'templates' / '*.tmpl'}",
+        f"--template.text={text}",
+    )
+    assert result.returncode == 0, result.stderr
+    title, description = result.stdout.split("|", 1)
+    assert title.endswith(" (obsstack)")
+    assert description.startswith("0 firing, 0 resolved (obsstack).")
+    # the deployment-specific part, rendered by jinja2 from compose/alerting.yaml
+    assert "Dashboard: http://localhost:3000/dashboards" in description
+
+
+def test_collector_pipelines():
+    config = yaml.safe_load((REPO / "otel-collector/config.yaml").read_text())
+    for protocol, port in (("grpc", 4317), ("http", 4318)):
+        endpoint = config["receivers"]["otlp"]["protocols"][protocol]["endpoint"]
+        assert endpoint == f"0.0.0.0:{port}"
+    pipelines = config["service"]["pipelines"]
+    assert set(pipelines) == {"traces", "logs", "metrics"}
+    for name, pipeline in pipelines.items():
+        assert pipeline["processors"][0] == "memory_limiter", name
+        assert pipeline["processors"][-1] == "batch", name
+    assert pipelines["traces"]["exporters"] == ["otlp_grpc/jaeger"]
+    assert pipelines["logs"]["exporters"] == ["otlp_http/loki"]
+    assert config["exporters"]["otlp_http/loki"]["endpoint"] == "http://loki:3100/otlp"
+    assert pipelines["metrics"]["exporters"] == ["prometheus"]
+    assert "health_check" in config["service"]["extensions"]
+    declared = {kind: set(config[kind]) for kind in ("receivers", "processors", "exporters")}
+    for pipeline in pipelines.values():
+        for kind in declared:
+            assert set(pipeline[kind]) <= declared[kind]
+    # its own telemetry is served for Prometheus' otel-collector job
+    reader = config["service"]["telemetry"]["metrics"]["readers"][0]["pull"]["exporter"]
+    assert reader["prometheus"]["port"] == 8888
