@@ -13,7 +13,7 @@ import pytest
 from alerts import load_default_spec
 from exporters.bundle import configs
 from exporters.bundle.alerting import load_alerting
-from exporters.bundle.runner import State, native_topology, Options, render_configs
+from exporters.bundle.runner import Options, State, native_topology, render_configs
 from tests.support.processes import (
     OBSSTACK,
     Process,

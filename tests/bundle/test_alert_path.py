@@ -108,7 +108,7 @@ def redis_pages(stack: Stack, api: str, action: str) -> list[dict[str, Any]]:
 def test_dependency_down_pages_once_and_resolves(stack):
     stack, redis = stack
     # The dead man's switch reaches the heartbeat receiver first.
-    wait_until(lambda: events(stack, "webhook:heartbeat"), 60, "the Watchdog heartbeat")
+    wait_until(lambda: bool(events(stack, "webhook:heartbeat")), 60, "the Watchdog heartbeat")
     heartbeat = events(stack, "webhook:heartbeat")[0]["body"]
     assert heartbeat["commonLabels"]["alertname"] == naming.ALERT_WATCHDOG
 
