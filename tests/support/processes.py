@@ -27,7 +27,7 @@ def free_port() -> int:
 
 
 def wait_until(
-    check: Callable[[], bool], timeout: float, what: str, interval: float = 0.05
+    check: Callable[[], object], timeout: float, what: str, interval: float = 0.05
 ) -> None:
     """Poll ``check`` until it is true; fail the test with ``what`` after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
