@@ -89,8 +89,6 @@ def _kpi(item: Section, defaults: Defaults) -> Kpi:
     if metric in _RESERVED:
         raise item.error("metric", f"{metric} is exported by the KPI exporter itself")
     kind = item.string("type", choices=TYPES)
-    if kind == "counter" and not metric.endswith("_total"):
-        raise item.error("metric", f"a counter's name must end in _total (got {metric!r})")
     labels = tuple(item.str_list("labels", []))
     for index, label in enumerate(labels):
         if not _LABEL.match(label) or label.startswith("__"):
@@ -111,6 +109,8 @@ def _kpi(item: Section, defaults: Defaults) -> Kpi:
                 f"{metric} has labels {expected} in exporters/naming.py "
                 f"(got {', '.join(labels) or 'none'})",
             )
+    if kind == "counter" and not metric.endswith("_total"):
+        raise item.error("metric", f"a counter's name must end in _total (got {metric!r})")
     value = item.string("value", "value")
     interval = item.duration("interval", defaults.interval)
     timeout = item.duration("timeout", defaults.timeout)

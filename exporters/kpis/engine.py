@@ -94,7 +94,7 @@ class KpiEngine:
         self.pool: asyncpg.Pool | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
-    async def start(self) -> None:
+    async def start(self, schedule: bool = True) -> None:
         """Create the pool (no connection is opened yet) and start every KPI's schedule."""
         settings = self.config.database.connection
         server_settings = {"application_name": APPLICATION_NAME}
@@ -112,8 +112,10 @@ class KpiEngine:
             max_size=self.config.database.max_connections,
             statement_cache_size=0,
             server_settings=server_settings,
+            # Bounds connection attempts, which a timed-out acquire() does not cancel.
+            timeout=max(kpi.timeout for kpi in self.config.kpis),
         )
-        for state in self.states.values():
+        for state in self.states.values() if schedule else ():
             self._tasks.append(asyncio.create_task(self._schedule(state), name=state.kpi.name))
 
     async def stop(self) -> None:

@@ -1,0 +1,58 @@
+"""Building KPI configurations for tests."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+from prometheus_client import CollectorRegistry, generate_latest
+
+from exporters.kpis.config import Config, load_config
+from exporters.kpis.engine import KpiEngine
+from exporters.kpis.exposition import KpiCollector
+
+
+def document(schema: str, kpis: list[dict[str, Any]], **top: Any) -> dict[str, Any]:
+    return {
+        "version": "obsstack/v1",
+        "database": {
+            "host": "127.0.0.1",
+            "port": 5432,
+            "database": "test",
+            "user": "postgres",
+            "search_path": schema,
+        },
+        "kpis": kpis,
+        **top,
+    }
+
+
+def write(directory: Path, data: dict[str, Any], name: str = "kpis.yaml") -> Path:
+    path = directory / name
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def config(directory: Path, schema: str, kpis: list[dict[str, Any]], **top: Any) -> Config:
+    return load_config(write(directory, document(schema, kpis, **top)))
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout: float, what: str) -> None:
+    """Poll ``check`` without blocking the event loop; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if await check():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
+
+
+def exposition(engine: KpiEngine) -> str:
+    """What the exporter's /metrics renders from the engine's cache."""
+    registry = CollectorRegistry()
+    registry.register(KpiCollector(engine))
+    return generate_latest(registry).decode()

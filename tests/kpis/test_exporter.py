@@ -1,0 +1,123 @@
+"""``obsstack kpis`` as a process: slow queries cancelled by the server, scrapes never stalled,
+secrets never shown."""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+
+from tests.instrumentation.helpers import samples
+from tests.kpis.conftest import DSN
+from tests.kpis.helpers import document, eventually, write
+from tests.support.processes import Process, free_port, http_ok, running, wait_until
+from tests.support.servers import PrivatePostgres
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def start_exporter(directory: Path, data: dict[str, Any]) -> tuple[Process, str]:
+    port = free_port()
+    path = write(directory, data)
+    process = Process(
+        [sys.executable, "-m", "exporters.cli", "kpis", "--config", str(path),
+         "--listen", f"127.0.0.1:{port}"],
+        directory / "kpis.log",
+        cwd=ROOT,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    wait_until(http_ok(f"{url}/health"), 30, "the KPI exporter to serve")
+    return process, url
+
+
+async def test_a_query_over_its_timeout_is_cancelled_by_the_server_without_stalling_scrapes(
+    tmp_path, schema
+):
+    marker = f"slow_{uuid.uuid4().hex[:8]}"
+    data = document(schema, [
+        {"name": "slow", "metric": "test_slow", "type": "gauge", "help": "Sleeps.",
+         "sql": f"SELECT pg_sleep(60) IS NULL AS value, '{marker}' AS marker",
+         "interval": "1h", "timeout": "2s"},
+        {"name": "fast", "metric": "test_fast", "type": "gauge", "help": "Answers.",
+         "sql": "SELECT 42 AS value", "interval": "1s", "timeout": "500ms"},
+    ])  # fmt: skip
+    watcher = await asyncpg.connect(DSN)
+
+    async def sleeping_backends() -> int:
+        return int(
+            await watcher.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' "
+                "AND application_name = 'obsstack-kpis' AND query LIKE $1",
+                f"%{marker}%",
+            )
+        )
+
+    process, url = start_exporter(tmp_path, data)
+    try:
+        with running(process):
+            async with httpx.AsyncClient(base_url=url) as client:
+
+                async def slow_running() -> bool:
+                    return await sleeping_backends() == 1
+
+                await eventually(slow_running, 10, "the slow query to run")
+                scrape = await client.get("/metrics")
+                # The slow query was still running when the scrape was answered.
+                assert await sleeping_backends() == 1
+                assert scrape.status_code == 200
+                assert samples(scrape.text, "test_fast") == {(): 42}
+                assert samples(scrape.text, "kpi_query_success") == {(("query", "fast"),): 1}
+
+                async def slow_failed() -> bool:
+                    text = (await client.get("/metrics")).text
+                    return samples(text, "kpi_query_success").get((("query", "slow"),)) == 0
+
+                await eventually(slow_failed, 10, "the slow query to be reported failed")
+                assert await sleeping_backends() == 0
+                ready = (await client.get("/ready")).json()
+                assert ready["kpis"]["slow"]["error"] == (
+                    "cancelled by the server after statement_timeout (2s)"
+                )
+                assert samples((await client.get("/metrics")).text, "test_slow") == {}
+    finally:
+        await watcher.close()
+
+
+def test_database_passwords_never_appear_in_metrics_pages_or_logs(tmp_path):
+    password = f"pw-{uuid.uuid4().hex}"
+    postgres = PrivatePostgres(password=password).start()
+    try:
+        (tmp_path / "db_password").write_text(password + "\n")
+        data = document("public", [
+            {"name": "one", "metric": "test_one", "type": "gauge", "help": "One.",
+             "sql": "SELECT 1 AS value", "interval": "1s", "timeout": "500ms"},
+        ])  # fmt: skip
+        data["database"].update(port=postgres.port, database="postgres",
+                                password_file="db_password")  # fmt: skip
+        process, url = start_exporter(tmp_path, data)
+        with running(process):
+            wait_until(lambda: httpx.get(f"{url}/ready").status_code == 200, 10, "a good run")
+            pages = [httpx.get(f"{url}{path}").text for path in ("/metrics", "/ready", "/")]
+        wrong = f"wrong-{uuid.uuid4().hex}"
+        (tmp_path / "db_password").write_text(wrong)
+        process, url = start_exporter(tmp_path, data)
+        with running(process):
+            wait_until(
+                lambda: httpx.get(f"{url}/ready").json()["kpis"]["one"]["success"] is False,
+                10,
+                "a failed run",
+            )
+            pages += [httpx.get(f"{url}{path}").text for path in ("/metrics", "/ready", "/")]
+            error = httpx.get(f"{url}/ready").json()["kpis"]["one"]["error"]
+        assert "InvalidPasswordError" in error
+        logs = (tmp_path / "kpis.log").read_text()
+        assert "KPI query failed" in logs
+        for text in [*pages, logs]:
+            assert password not in text
+            assert wrong not in text
+    finally:
+        postgres.destroy()
