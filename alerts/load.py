@@ -12,8 +12,9 @@ from typing import Any
 
 from alerts import openslo, sloth
 from alerts.model import SLO, Service, SLOSpec
-from alerts.spec import VERSION, Defaults, check_unique_slos, read_document
+from alerts.spec import VERSION, Defaults, Links, check_unique_slos, read_document
 from alerts.windows import WindowTable, builtin_tables
+from exporters.artifacts import REPO_ROOT
 from exporters.spec import ConfigError, Section, load_all_yaml
 
 DEFAULT_SPEC = Path(__file__).with_name("slos.yaml")
@@ -21,9 +22,11 @@ FOREIGN_FORMATS = "version: prometheus/v1 (Sloth) or apiVersion: openslo/v1 (Ope
 
 
 def display_path(path: Path) -> str:
-    """``path`` as the user would type it: relative to the working directory when inside it."""
-    if path.is_absolute() and path.is_relative_to(Path.cwd()):
-        return str(path.relative_to(Path.cwd()))
+    """``path`` for messages and headers: relative to the source tree when inside it, so the
+    same file is named the same whatever the working directory."""
+    resolved = path.resolve()
+    if resolved.is_relative_to(REPO_ROOT):
+        return str(resolved.relative_to(REPO_ROOT))
     return str(path)
 
 
@@ -50,15 +53,17 @@ def load_spec(path: Path | str) -> SLOSpec:
             )
             slos += extra
         services = _with_implicit_services(services, slos)
+        links = parsed.defaults.links
     elif kind in ("prometheus/v1", "openslo/v1"):
         slos = _read_foreign(path, Defaults(), builtin, "")
         services = _with_implicit_services([], slos)
+        links = Links()
     else:
         raise ConfigError(
             file, "version", f"must be {VERSION} (obsstack), {FOREIGN_FORMATS} (got {kind!r})"
         )
     check_unique_slos(slos)
-    return SLOSpec(file, tuple(services), tuple(slos))
+    return SLOSpec(file, tuple(services), tuple(slos), links.grafana.rstrip("/"), links.runbooks)
 
 
 def load_default_spec() -> SLOSpec:

@@ -109,6 +109,8 @@ class SLI:
     total: str
     selectors: tuple[str, ...] = ()
     threshold: float | None = None  # latency: the bucket bound, in seconds
+    # (role, selector) of each raw input when known: errors/good/total, histogram or gauge.
+    inputs: tuple[tuple[str, str], ...] = ()
 
     def errors_query(self, window: str) -> str:
         return self.errors.replace(WINDOW_PLACEHOLDER, window)
@@ -205,6 +207,8 @@ class SLOSpec:
     source: str
     services: tuple[Service, ...]
     slos: tuple[SLO, ...]
+    grafana_url: str = "http://localhost:3000"  # Grafana's external URL, for alert links
+    runbooks_url: str = ""  # docs/runbooks.md as the on-call engineer reads it
 
     def service(self, name: str) -> Service:
         for service in self.services:

@@ -15,6 +15,8 @@ window, ``5m`` with the shipped window table).
 
 from __future__ import annotations
 
+import re
+
 from alerts import promql
 from alerts.model import SLI, WINDOW_PLACEHOLDER
 
@@ -34,6 +36,7 @@ def availability(errors: str, total: str) -> SLI:
         errors=f"sum(rate({errors}[{W}]))",
         total=f"sum(rate({total}[{W}]))",
         selectors=(errors, total),
+        inputs=(("errors", errors), ("total", total)),
     )
 
 
@@ -46,7 +49,26 @@ def availability_expressions(errors: str, total: str) -> SLI:
         errors=f"sum({errors})",
         total=f"sum({total})",
         selectors=tuple(promql.selectors_in(f"({errors}) + ({total})".replace(W, "5m"))),
+        inputs=_rate_inputs(errors, total),
     )
+
+
+_SUM_OF_RATE = re.compile(r"^sum\s*\(\s*rate\s*\((?P<selector>.+)\[\{\{\.window\}\}\]\s*\)\s*\)$")
+
+
+def _rate_inputs(errors: str, total: str) -> tuple[tuple[str, str], ...]:
+    """Inputs of ``sum(rate(SELECTOR[{{.window}}]))`` expressions; empty for anything else."""
+    found = []
+    for role, query in (("errors", errors), ("total", total)):
+        match = _SUM_OF_RATE.match(query.strip())
+        if match is None:
+            return ()
+        try:
+            promql.selector(match["selector"])
+        except ValueError:
+            return ()
+        found.append((role, match["selector"].strip()))
+    return tuple(found)
 
 
 def good_and_total(good: str, total: str) -> SLI:
@@ -59,6 +81,7 @@ def good_and_total(good: str, total: str) -> SLI:
         errors=f"{total_rate} - sum(rate({good}[{W}]))",
         total=total_rate,
         selectors=(good, total),
+        inputs=(("good", good), ("total", total)),
     )
 
 
@@ -85,6 +108,7 @@ def latency(histogram: str, threshold: float) -> SLI:
         total=total,
         selectors=(bucket, count),
         threshold=threshold,
+        inputs=(("histogram", histogram),),
     )
 
 
@@ -96,6 +120,7 @@ def uptime(gauge: str) -> SLI:
         errors=f"sum(1 - avg_over_time({gauge}[{W}]))",
         total=f"count(avg_over_time({gauge}[{W}]))",
         selectors=(gauge,),
+        inputs=(("gauge", gauge),),
     )
 
 

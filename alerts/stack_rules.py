@@ -1,0 +1,165 @@
+"""The stack's own alerts: dependencies, exporter, scrape targets, rules, notifications, Watchdog.
+
+Same conventions as the SLO alerts: ``severity`` and a stable ``tier`` label, ``for:``, a static
+``summary``, a ``description`` templated with labels and value, ``runbook_url`` and
+``dashboard_url``. Descriptions are format strings filled either with Prometheus template
+snippets (for the rules) or with concrete values (for the generated promtool test).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from alerts.model import SLOSpec, runbook_anchor
+from exporters import naming
+from exporters.naming import StackComponentMetrics as Stack
+
+DEPENDENCIES_DASHBOARD = "/d/obsstack-dependencies/dependencies?var-dependency={dependency}"
+STACK_DASHBOARD = "/d/obsstack-stack-health/stack-health"
+PAGE = (naming.SEVERITY_PAGE, naming.TIER_PAGE)
+TICKET = (naming.SEVERITY_TICKET, naming.TIER_TICKET)
+HEARTBEAT = (naming.SEVERITY_NONE, naming.TIER_HEARTBEAT)
+
+# How each template field is written in a Prometheus template.
+TEMPLATE_FIELDS = {
+    "dependency": "{{ $labels.dependency }}",
+    "kind": "{{ $labels.kind }}",
+    "job": "{{ $labels.job }}",
+    "instance": "{{ $labels.instance }}",
+    "rule_group": "{{ $labels.rule_group }}",
+    "integration": "{{ $labels.integration }}",
+    "value": '{{ $value | printf "%.0f" }}',
+    "share": "{{ $value | humanizePercentage }}",
+}
+
+_EXPORTER_UP = f'{Stack.UP.name}{{job="{naming.JOB_EXPORTER}"}}'
+_OTHER_UP = f'{Stack.UP.name}{{job!="{naming.JOB_EXPORTER}"}}'
+_BY_TARGET = "sum by (job, instance, integration)"
+
+
+@dataclass(frozen=True)
+class StackAlert:
+    name: str
+    expr: str
+    for_: str
+    level: tuple[str, str]  # (severity, tier)
+    summary: str
+    description: str  # format string over TEMPLATE_FIELDS
+    dashboard: str
+
+
+ALERTS = (
+    StackAlert(
+        naming.ALERT_DEPENDENCY_DOWN,
+        f"{naming.DEPENDENCY_UP.name} == 0",
+        "2m",
+        PAGE,
+        "A dependency of the platform is down",
+        "{dependency} ({kind}) has failed every probe for 2 minutes. The probe exporter's "
+        "dependency_probe_failures_total says why (timeout, refused, auth, protocol, unhealthy). "
+        "SLO alerts of the services that depend on it are inhibited while this fires.",
+        DEPENDENCIES_DASHBOARD,
+    ),
+    StackAlert(
+        naming.ALERT_DEPENDENCY_CIRCUIT_OPEN,
+        f"{naming.DEPENDENCY_CIRCUIT_STATE.name} == {naming.CIRCUIT_OPEN}",
+        "5m",
+        TICKET,
+        "The exporter stopped probing a failing dependency",
+        "The circuit breaker for {dependency} ({kind}) has been open for 5 minutes: the exporter "
+        "reports it down without probing, and tries again after its cool-down.",
+        DEPENDENCIES_DASHBOARD,
+    ),
+    StackAlert(
+        naming.ALERT_DEPENDENCY_PROBE_SLOW,
+        f"{naming.DEPENDENCY_PROBE_DURATION.name}\n/\n"
+        f"({naming.DEPENDENCY_PROBE_TIMEOUT.name} > 0)\n> 0.8",
+        "10m",
+        TICKET,
+        "A dependency answers its probe close to the timeout",
+        "Probes of {dependency} ({kind}) have taken {share} of their time budget for 10 "
+        "minutes: one more slowdown and they time out.",
+        DEPENDENCIES_DASHBOARD,
+    ),
+    StackAlert(
+        naming.ALERT_EXPORTER_DOWN,
+        f"{_EXPORTER_UP} == 0\nor\nabsent({_EXPORTER_UP})",
+        "5m",
+        PAGE,
+        "The dependency probe exporter is not scraped",
+        "Prometheus has had no successful scrape of the probe exporter (job "
+        f"{naming.JOB_EXPORTER}) for 5 minutes: dependency outages go unseen and "
+        "DependencyDown cannot fire.",
+        STACK_DASHBOARD,
+    ),
+    StackAlert(
+        naming.ALERT_TARGET_DOWN,
+        f"100 * (\n  count by (job) ({_OTHER_UP} == 0)\n  /\n"
+        f"  count by (job) ({_OTHER_UP})\n) > 10",
+        "10m",
+        TICKET,
+        "Scrape targets are down",
+        "{value}% of the targets of job {job} have been down for 10 minutes.",
+        STACK_DASHBOARD,
+    ),
+    StackAlert(
+        naming.ALERT_RULE_EVALUATION_FAILURES,
+        f"increase({Stack.RULE_EVALUATION_FAILURES.name}[5m]) > 0",
+        "15m",
+        PAGE,
+        "Prometheus fails to evaluate rules",
+        "Rule group {rule_group} failed {value} evaluations in the last 5 minutes: its "
+        "recording rules have gaps and its alerts (SLO alerts included) may not fire.",
+        STACK_DASHBOARD,
+    ),
+    StackAlert(
+        naming.ALERT_NOTIFICATIONS_FAILING,
+        f"{_BY_TARGET} (rate({Stack.AM_NOTIFICATIONS_FAILED.name}[5m]))\n/\n"
+        f"{_BY_TARGET} (rate({Stack.AM_NOTIFICATIONS.name}[5m]))\n> 0.01",
+        "5m",
+        PAGE,
+        "Alertmanager cannot deliver notifications",
+        "Alertmanager {instance} failed {share} of its {integration} notifications in the last "
+        "5 minutes: on-call engineers may not be paged.",
+        STACK_DASHBOARD,
+    ),
+    StackAlert(
+        naming.ALERT_WATCHDOG,
+        "vector(1)",
+        "0s",
+        HEARTBEAT,
+        "The alerting pipeline is alive",
+        "Always firing, on purpose. Route it to a dead man's switch: when the switch stops "
+        "hearing it, Prometheus, Alertmanager or the route between them is broken.",
+        STACK_DASHBOARD,
+    ),
+)
+
+
+def alert_notes(alert: StackAlert, spec: SLOSpec, **values: str) -> dict[str, str]:
+    """The alert's annotations; ``values`` replace the template snippets (for tests)."""
+    fields = {**TEMPLATE_FIELDS, **values}
+    return {
+        "summary": alert.summary,
+        "description": alert.description.format(**fields),
+        "runbook_url": f"{spec.runbooks_url}#{runbook_anchor(alert.name)}",
+        "dashboard_url": spec.grafana_url + alert.dashboard.format(**fields),
+    }
+
+
+def rule_group(spec: SLOSpec) -> dict[str, Any]:
+    """The ``obsstack-stack`` rule group."""
+    rules = []
+    for alert in ALERTS:
+        severity, tier = alert.level
+        rules.append(
+            {
+                "alert": alert.name,
+                "expr": alert.expr,
+                "for": alert.for_,
+                "labels": {naming.SEVERITY_LABEL: severity, naming.TIER_LABEL: tier},
+                "annotations": alert_notes(alert, spec),
+            }
+        )
+    return {"name": naming.STACK_RULE_GROUP, "rules": rules}
