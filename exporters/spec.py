@@ -29,7 +29,7 @@ _DURATION_MILLIS = {
     "w": 604_800_000,
     "y": 31_536_000_000,
 }
-_ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
 class ConfigError(Exception):
@@ -303,10 +303,12 @@ class Section:
     # -- environment ------------------------------------------------------------------------
     def _expand(self, key: str, value: str) -> str:
         def replace(match: re.Match[str]) -> str:
-            name = match.group(1)
-            if name not in self.env:
-                raise self.error(key, f"environment variable {name} is not set")
-            return self.env[name]
+            name, default = match.group(1), match.group(2)
+            if name in self.env:
+                return self.env[name]
+            if default is not None:  # ${NAME:-default}
+                return default
+            raise self.error(key, f"environment variable {name} is not set")
 
         return _ENV_REFERENCE.sub(replace, value)
 

@@ -100,6 +100,11 @@ def register_runner(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
     )
     up.add_argument("--exporter-config", type=Path, help="probe exporter configuration")
     up.add_argument("--scrape-interval", default="15s", help="Prometheus scrape and rule interval")
+    up.add_argument(
+        "--no-demo",
+        action="store_true",
+        help="without the demo platform, its traffic and the KPI exporter",
+    )
     up.set_defaults(run=run_up)
     down = subparsers.add_parser("down", help="stop what `obsstack up` started")
     _runner_arguments(down)
@@ -115,6 +120,7 @@ def run_up(args: argparse.Namespace) -> int:
         exporter_config=args.exporter_config or NATIVE_EXPORTER_CONFIG,
         scrape_interval=args.scrape_interval,
         evaluation_interval=args.scrape_interval,
+        with_demo=not args.no_demo,
     )
     try:
         lines = up(options)

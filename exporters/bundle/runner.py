@@ -68,7 +68,7 @@ class Options:
 class Process:
     name: str
     argv: list[str]
-    health_url: str
+    health_url: str | None  # None: a client that serves nothing; it only has to stay up
     env: dict[str, str] = field(default_factory=dict)
 
 
@@ -110,6 +110,8 @@ def _alive(record: dict[str, object]) -> bool:
 
 def _port_free(port: int) -> bool:
     with socket.socket() as sock:
+        # as servers do: a socket in TIME_WAIT from an earlier run does not make a port busy
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
@@ -232,6 +234,18 @@ def plan(
             t.url("prometheus", "/-/ready"),
         ),
     ]
+    if options.with_demo:
+        processes += [
+            Process(
+                "demo",
+                [*OBSSTACK, "demo", "serve", "--listen", t.address("demo")],
+                t.url("demo", "/health"),
+            ),
+            Process(
+                "kpis", [*OBSSTACK, "kpis", "--listen", t.address("kpis")], t.url("kpis", "/health")
+            ),
+            Process("traffic", [*OBSSTACK, "demo", "traffic", "--target", t.url("demo")], None),
+        ]
     return processes
 
 
@@ -255,6 +269,8 @@ def up(options: Options) -> list[str]:
         binaries[name] = path
     skipped = [name for name, names in OPTIONAL_BINARIES.items() if _binary(names) is None]
     components = {"prometheus", "alertmanager", "exporter", "oncall-sink"}
+    if options.with_demo:
+        components |= {"demo", "kpis"}
     topology = native_topology(options, components)
     busy = [
         f"{n}:{topology.port(n)}" for n in sorted(components) if not _port_free(topology.port(n))
@@ -282,7 +298,8 @@ def up(options: Options) -> list[str]:
         down(options)
         raise
     lines = [f"obsstack is up (state in {state.root})"]
-    lines += [f"  {p.name:<14} {topology.url(p.name)}/" for p in started]
+    lines += [f"  {p.name:<14} {topology.url(p.name)}/" for p in started if p.health_url]
+    lines += [f"  {p.name:<14} running" for p in started if not p.health_url]
     for name in skipped:
         lines.append(
             f"  {name:<14} skipped: no {' or '.join(OPTIONAL_BINARIES[name])} on PATH "
@@ -316,6 +333,7 @@ def _start(state: State, process: Process) -> None:
         )
     record = {
         "name": process.name,
+        "seq": len(list(state.run.glob("*.json"))),  # start order, for stopping in reverse
         "pid": child.pid,
         "start_time": _start_time(child.pid),
         "argv": process.argv,
@@ -324,7 +342,7 @@ def _start(state: State, process: Process) -> None:
 
 
 def _wait_healthy(state: State, process: Process, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + (timeout if process.health_url else 1.0)
     record = json.loads((state.run / f"{process.name}.json").read_text())
     while time.monotonic() < deadline:
         if not _alive(record):
@@ -333,9 +351,11 @@ def _wait_healthy(state: State, process: Process, timeout: float) -> None:
                 f"{process.name} exited at start; end of its log: {' '.join(tail.split())}"
             )
         with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(process.health_url, timeout=1.0).status_code == 200:
+            if process.health_url and httpx.get(process.health_url, timeout=1.0).status_code == 200:
                 return
         time.sleep(0.2)
+    if process.health_url is None:
+        return  # still running after a second: good enough for a client
     raise RunnerError(
         f"{process.name} not healthy after {timeout:g}s (see {state.logs / process.name}.log)"
     )
