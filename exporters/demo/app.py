@@ -50,6 +50,13 @@ class ReviewBody(BaseModel):
     files: int = Field(ge=1, le=500)
 
 
+class IncidentBody(BaseModel):
+    agent_type: str
+    failure_rate: float = Field(default=1.0, ge=0, le=1)
+    latency_factor: float = Field(default=1.0, ge=0.1, le=100)
+    minutes: int = Field(default=15, ge=1, le=24 * 60)
+
+
 class LoginBody(BaseModel):
     email: str = Field(min_length=3, max_length=200)
     password: str = Field(min_length=1, max_length=200)
@@ -103,7 +110,7 @@ def create_app(settings: DemoSettings | None = None) -> FastAPI:
     app = FastAPI(title="AI SaaS platform (obsstack demo)", lifespan=lifespan)
     # The model API stand-in is an external dependency of the platform: its calls appear as
     # client spans, and not in the service's own RED metrics.
-    model_paths = {f"/internal/model/{name}" for name in AGENTS_BY_NAME}
+    model_paths = {f"/internal/model/{name}" for name in AGENTS_BY_NAME} | {"/internal/incident"}
     instrumentation = instrument_app(
         app, settings.service_name, excluded_paths=DEFAULT_EXCLUDED_PATHS | model_paths
     )
@@ -185,10 +192,31 @@ def create_app(settings: DemoSettings | None = None) -> FastAPI:
         agent = AGENTS_BY_NAME.get(agent_type)
         if agent is None:
             raise HTTPException(404, "no such model")
-        await asyncio.sleep(_latency(agent.median, settings.time_scale))
-        if _rng.random() < agent.failure_rate:
+        failure_rate, latency_factor = await platform().incident(agent.name) or (
+            agent.failure_rate,
+            1.0,
+        )
+        await asyncio.sleep(_latency(agent.median, settings.time_scale) * latency_factor)
+        if _rng.random() < failure_rate:
             return JSONResponse({"error": "model overloaded"}, status_code=503)
         return JSONResponse({"answer": f"{agent.name} answered {len(body.prompt)} characters"})
+
+    @app.put("/internal/incident")
+    async def declare_incident(body: IncidentBody) -> dict[str, object]:
+        """Make one agent's model API fail or slow down for a while, to see the alerts fire."""
+        if body.agent_type not in AGENTS_BY_NAME:
+            raise HTTPException(404, "no such agent")
+        await platform().declare_incident(
+            body.agent_type, body.failure_rate, body.latency_factor, body.minutes * 60
+        )
+        log.warning("incident declared", extra=body.model_dump())
+        return body.model_dump()
+
+    @app.delete("/internal/incident")
+    async def end_incidents() -> dict[str, int]:
+        ended = await platform().end_incidents()
+        log.warning("incidents ended", extra={"count": ended})
+        return {"ended": ended}
 
     @app.post("/v1/reviews")
     async def review(

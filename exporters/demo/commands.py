@@ -53,6 +53,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     traffic.add_argument("--requests", type=int, help="stop after this many requests")
     traffic.add_argument("--concurrency", type=int, default=64, help="most requests in flight")
     traffic.add_argument("--seed", type=int, help="random seed, for a repeatable mix")
+    traffic.add_argument(
+        "--burst-every",
+        default="45s",
+        help="mean time between bursts that trip the rate limiter (default 45s)",
+    )
     traffic.set_defaults(run=run_traffic_command)
 
 
@@ -108,6 +113,10 @@ def run_traffic_command(args: argparse.Namespace) -> int:
             duration = parse_duration(args.duration)
         except ValueError as exc:
             raise ConfigError("--duration", "", str(exc)) from None
+    try:
+        burst_every = parse_duration(args.burst_every)
+    except ValueError as exc:
+        raise ConfigError("--burst-every", "", str(exc)) from None
     if args.rate <= 0:
         raise ConfigError("--rate", "", f"must be positive (got {args.rate:g})")
     configure_logging("INFO", levels={"httpx": "warning"})
@@ -119,6 +128,7 @@ def run_traffic_command(args: argparse.Namespace) -> int:
             requests=args.requests,
             concurrency=args.concurrency,
             seed=args.seed,
+            burst_every=burst_every,
         )
     )
     print(json.dumps({"statuses": dict(sorted(statuses.items()))}), file=sys.stdout)

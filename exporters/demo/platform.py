@@ -76,6 +76,28 @@ class Platform:
             log.warning("cannot record activity in Redis", extra={"error": str(exc)})
         return user_id
 
+    async def incident(self, agent: str) -> tuple[float, float] | None:
+        """(failure rate, latency factor) of an incident declared for ``agent``, if any."""
+        try:
+            value = await self.redis.get(f"{self.prefix}incident:{agent}")
+        except redis_errors.RedisError:
+            return None
+        if value is None:
+            return None
+        text = value.decode() if isinstance(value, bytes) else str(value)
+        failure_rate, _, latency_factor = text.partition(",")
+        return float(failure_rate), float(latency_factor)
+
+    async def declare_incident(
+        self, agent: str, failure_rate: float, latency_factor: float, seconds: int
+    ) -> None:
+        key = f"{self.prefix}incident:{agent}"
+        await self.redis.set(key, f"{failure_rate},{latency_factor}", ex=seconds)
+
+    async def end_incidents(self) -> int:
+        keys = [key async for key in self.redis.scan_iter(f"{self.prefix}incident:*")]
+        return int(await self.redis.delete(*keys)) if keys else 0
+
     async def active_users(self) -> int:
         key = f"{self.prefix}active_users"
         await self.redis.zremrangebyscore(key, 0, time.time() - ACTIVE_WINDOW_SECONDS)

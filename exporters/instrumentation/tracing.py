@@ -90,6 +90,9 @@ def _instrument_httpx(provider: TracerProvider) -> None:
     global _httpx_instrumented
     if _httpx_instrumented:
         return
+    # Client spans with the stable HTTP semantic conventions (url.full,
+    # http.request.method), like the server spans, unless the environment chose otherwise.
+    os.environ.setdefault("OTEL_SEMCONV_STABILITY_OPT_IN", "http")
     from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 
     HTTPXClientInstrumentor().instrument(tracer_provider=provider)
