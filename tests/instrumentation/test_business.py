@@ -42,8 +42,21 @@ def test_ai_queries_count_every_query_and_failures_apart():
         ((agent, "code_assistant"),): 2,
         ((agent, "planner"),): 1,
     }
-    assert samples(text, naming.AI_QUERY_FAILURES.name) == {((agent, "code_assistant"),): 1}
+    # Present at 0 for every agent seen, so failure ratios exist before the first failure.
+    assert samples(text, naming.AI_QUERY_FAILURES.name) == {
+        ((agent, "code_assistant"),): 1,
+        ((agent, "planner"),): 0,
+    }
     assert samples(text, naming.AI_QUERY_DURATION.name + "_sum")[((agent, "planner"),)] == 2.5
+
+
+def test_declared_labels_are_exported_at_zero():
+    registry = CollectorRegistry()
+    BusinessMetrics(registry).declare(["planner"], ["approved"])
+    text = exposition(registry)
+    assert samples(text, naming.AI_QUERIES.name) == {((naming.AGENT_TYPE, "planner"),): 0}
+    assert samples(text, naming.AI_QUERY_FAILURES.name) == {((naming.AGENT_TYPE, "planner"),): 0}
+    assert samples(text, naming.CODE_REVIEWS.name) == {((naming.RESULT, "approved"),): 0}
 
 
 def test_code_reviews_and_active_users():
