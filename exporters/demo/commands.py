@@ -89,7 +89,7 @@ def run_serve(args: argparse.Namespace) -> int:
     DemoSettings.from_environment()  # fail now, with exit 2, rather than in every worker
     if args.workers > 1:
         os.environ.setdefault(MULTIPROC_ENV, tempfile.mkdtemp(prefix="obsstack-demo-metrics-"))
-        prepare_multiprocess_dir()
+    prepare_multiprocess_dir()  # empties PROMETHEUS_MULTIPROC_DIR when it is set
     uvicorn.run(
         "exporters.demo.app:create_app",
         factory=True,
