@@ -63,14 +63,13 @@ def _agents() -> Section:
             Cell(
                 timeseries(
                     "AI query duration p95 by agent type",
-                    "95th percentile of AI query duration by agent type. Exemplars open the "
-                    "trace of a slow query in Jaeger.",
+                    "95th percentile of AI query duration by agent type (the request that "
+                    "served a slow query has its exemplar on the Service overview).",
                     "s",
                     [
                         Query(
                             quantile(0.95, n.AI_QUERY_DURATION.name, AGENTS, n.AGENT_TYPE),
                             "{{agent_type}}",
-                            exemplar=True,
                         )
                     ],
                 ),
