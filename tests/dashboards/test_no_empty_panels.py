@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -51,6 +52,7 @@ ALLOWED_EMPTY: dict[tuple[str, str], str] = {
     "platform meets its SLOs (their firing is tested by the generated promtool tests)",
 }
 _LABEL_VALUES = re.compile(r"^label_values\((?:(.*),\s*)?(\w+)\)$")
+_LEGEND_LABEL = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 
 
 @pytest.fixture(scope="module")
@@ -96,27 +98,39 @@ def resolve(prometheus: Any, dashboard: dict[str, Any]) -> dict[str, str]:
     return values
 
 
-def empty_queries(prometheus: Any, dashboard: dict[str, Any]) -> dict[str, list[str]]:
-    """Panel title -> the refIds of its queries that returned nothing."""
+@dataclass
+class Findings:
+    empty: dict[str, list[str]] = field(default_factory=dict)  # panel title -> refIds
+    blank_legends: list[str] = field(default_factory=list)  # legend labels the series lack
+
+
+def run_queries(prometheus: Any, dashboard: dict[str, Any]) -> Findings:
+    """Every query of the dashboard, as Grafana would run it on opening."""
     values = {**resolve(prometheus, dashboard), **BINDINGS}
-    empty: dict[str, list[str]] = {}
+    found = Findings()
     for panel in panels(dashboard):
         for target in panel["targets"]:
             expr = expand(target["expr"], values)
             assert "$" not in expr, expr
             result = query_range(prometheus, expr, 1 if target.get("instant") else WINDOW)
             if not has_data(result):
-                empty.setdefault(panel["title"], []).append(target["refId"])
-    return empty
+                found.empty.setdefault(panel["title"], []).append(target["refId"])
+            wanted = set(_LEGEND_LABEL.findall(target.get("legendFormat", "")))
+            for series in result:
+                if missing := wanted - set(series["metric"]):
+                    found.blank_legends.append(f"{panel['title']} {target['refId']}: {missing}")
+    return found
 
 
 @pytest.mark.parametrize("uid", [d["uid"] for d in committed_dashboards()])
 def test_every_panel_query_returns_data(live: LiveStack, uid: str):
     dashboard = next(d for d in committed_dashboards() if d["uid"] == uid)
     assert live.prometheus is not None
-    empty = empty_queries(live.prometheus, dashboard)
-    unexpected = {title: refs for title, refs in empty.items() if (uid, title) not in ALLOWED_EMPTY}
+    found = run_queries(live.prometheus, dashboard)
+    unexpected = {t: refs for t, refs in found.empty.items() if (uid, t) not in ALLOWED_EMPTY}
     assert unexpected == {}
+    # A legend naming a label the query aggregated away would show blank series names.
+    assert found.blank_legends == []
 
 
 def test_latency_panels_show_exemplars_with_the_trace_id_jaeger_opens(live: LiveStack):
