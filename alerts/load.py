@@ -62,6 +62,8 @@ def load_spec(path: Path | str) -> SLOSpec:
         raise ConfigError(
             file, "version", f"must be {VERSION} (obsstack), {FOREIGN_FORMATS} (got {kind!r})"
         )
+    if not slos:
+        raise ConfigError(file, "slos", "must list at least one SLO")
     check_unique_slos(slos)
     return SLOSpec(file, tuple(services), tuple(slos), links.grafana.rstrip("/"), links.runbooks)
 

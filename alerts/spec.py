@@ -338,7 +338,7 @@ def read_tables_section(
     document: Section, builtin: dict[str, WindowTable]
 ) -> dict[str, WindowTable]:
     tables = dict(builtin)
-    for table_name, table in read_tables(document.items("alert_windows", [])).items():
+    for table_name, table in read_tables(document, "alert_windows").items():
         if table_name in builtin:
             raise ConfigError(
                 document.file,

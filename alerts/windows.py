@@ -99,15 +99,21 @@ def read_table(name: str, table: Section) -> WindowTable:
     return WindowTable(name, period, tuple(tiers), table.path)
 
 
-def read_tables(tables: list[tuple[str, Section]]) -> dict[str, WindowTable]:
-    return {name: read_table(name, section) for name, section in tables}
+def read_tables(parent: Section, key: str) -> dict[str, WindowTable]:
+    """The tables under ``key`` (a mapping of names to tables); none when ``key`` is absent."""
+    if not parent.has(key):
+        parent.raw(key, None)
+        return {}
+    tables = parent.section(key)
+    names: list[str] = tables.keys()
+    return {name: read_table(name, tables.section(name)) for name in names}
 
 
 def builtin_tables() -> dict[str, WindowTable]:
     """The tables shipped in ``alerts/windows.yaml``."""
     document = open_document(BUILTIN_PATH)
     document.string("version", choices=(VERSION,))
-    tables = read_tables(document.items("tables"))
+    tables = read_tables(document, "tables")
     document.close()
     return tables
 
