@@ -25,6 +25,7 @@ from exporters.logs import REQUEST_ID, TENANT_ID
 REQUEST_ID_HEADER = b"x-request-id"
 _VALID_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:@-]{1,128}")
 _PROPAGATION_HEADERS = frozenset({b"traceparent", b"tracestate", b"baggage"})
+_FASTAPI_TELEMETRY = "fastapi.telemetry"  # set in the scope by FastAPI's native tracing
 
 
 def route_template(scope: Scope, root_path: str) -> str:
@@ -134,11 +135,13 @@ class InstrumentationMiddleware:
         own_span = False
         if tracer is not None:
             # A framework or an outer middleware (FastAPI's native telemetry,
-            # opentelemetry-instrumentation-asgi) may already have started the server span:
-            # reuse it rather than nest a second one.
+            # opentelemetry-instrumentation-asgi) may already have started the server span, or
+            # decided not to sample it: reuse it rather than nest a second one.
             current = trace.get_current_span()
-            if current.is_recording() and getattr(current, "kind", None) is SpanKind.SERVER:
-                span = current
+            if _FASTAPI_TELEMETRY in scope or (
+                current.is_recording() and getattr(current, "kind", None) is SpanKind.SERVER
+            ):
+                span = current if current.get_span_context().is_valid else None
             else:
                 own_span = True
                 span = tracer.start_span(

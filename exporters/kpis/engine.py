@@ -166,22 +166,40 @@ class KpiEngine:
     async def _query(self, kpi: Kpi) -> list[asyncpg.Record]:
         if self.pool is None:
             raise RuntimeError("the engine is not started")
-        connection = await self.pool.acquire(timeout=kpi.timeout)
         try:
-            async with asyncio.timeout(kpi.timeout + min(_CLIENT_GRACE, kpi.timeout)):
-                async with connection.transaction(readonly=True):
-                    await connection.execute(
-                        f"SET LOCAL statement_timeout = {max(1, int(kpi.timeout * 1000))}"
-                    )
-                    return list(await connection.fetch(kpi.sql))
+            connection = await self.pool.acquire(timeout=kpi.timeout)
+        except TimeoutError:
+            raise KpiError(
+                f"no connection within {kpi.timeout:g}s (database not answering, or all "
+                f"{self.config.database.max_connections} pool connections busy)"
+            ) from None
+        fetch = asyncio.ensure_future(self._fetch(connection, kpi))
+        try:
+            done, _ = await asyncio.wait(
+                {fetch}, timeout=kpi.timeout + min(_CLIENT_GRACE, kpi.timeout)
+            )
+            if done:
+                return fetch.result()
+            raise TimeoutError
         except asyncpg.PostgresError:
             raise  # the server answered (e.g. cancelled at statement_timeout): the session is fine
         except BaseException:
-            # No answer in time, or the task was cancelled: drop the session rather than reuse it.
+            # No answer in time, or this task was cancelled: close the socket first, so that
+            # nothing (not even the rollback) waits on a server that does not answer.
             connection.terminate()
+            fetch.cancel()
+            await asyncio.gather(fetch, return_exceptions=True)
             raise
         finally:
             await self.pool.release(connection, timeout=1.0)
+
+    @staticmethod
+    async def _fetch(connection: Any, kpi: Kpi) -> list[asyncpg.Record]:
+        async with connection.transaction(readonly=True):
+            await connection.execute(
+                f"SET LOCAL statement_timeout = {max(1, int(kpi.timeout * 1000))}"
+            )
+            return list(await connection.fetch(kpi.sql))
 
 
 def _describe(exc: BaseException, kpi: Kpi) -> str:

@@ -195,7 +195,10 @@ async def test_a_database_that_never_answers_fails_the_run_and_frees_the_socket(
         finally:
             await engine.stop()
         assert engine.states["a"].success is False
-        assert engine.states["a"].last_error.startswith("no answer within 0.5s")
+        assert engine.states["a"].last_error == (
+            "KpiError: no connection within 0.5s (database not answering, or all 2 pool "
+            "connections busy)"
+        )
         assert hole.accepted == 1
 
         async def closed() -> bool:
@@ -204,3 +207,42 @@ async def test_a_database_that_never_answers_fails_the_run_and_frees_the_socket(
         await eventually(closed, 5, "the socket to be closed")
     finally:
         hole.close()
+
+
+async def test_a_server_that_stops_answering_mid_query_gets_its_session_terminated(tmp_path):
+    """A private PostgreSQL whose backend is frozen (SIGSTOP): statement_timeout cannot fire."""
+    import os
+    import signal
+
+    from exporters.kpis.config import load_config
+    from tests.kpis.helpers import document, write
+    from tests.support.servers import PrivatePostgres
+
+    postgres = PrivatePostgres().start()
+    frozen: list[int] = []
+    try:
+        data = document("public", [kpi("a", "SELECT 1 AS value", timeout="500ms")])
+        data["database"].update(port=postgres.port, database="postgres", max_connections=1)
+        engine = KpiEngine(load_config(write(tmp_path, data)))
+        await engine.start(schedule=False)
+        try:
+            await run(engine, "a")
+            assert engine.states["a"].success is True
+            assert engine.pool is not None
+            async with engine.pool.acquire() as connection:
+                frozen.append(await connection.fetchval("SELECT pg_backend_pid()"))
+            os.kill(frozen[0], signal.SIGSTOP)
+            await run(engine, "a")
+            assert engine.states["a"].success is False
+            assert engine.states["a"].last_error == (
+                "no answer within 0.5s (+ grace): session terminated"
+            )
+            os.kill(frozen.pop(), signal.SIGCONT)
+            await run(engine, "a")  # a new session replaces the terminated one
+            assert engine.states["a"].success is True
+        finally:
+            await engine.stop()
+    finally:
+        for pid in frozen:
+            os.kill(pid, signal.SIGCONT)
+        postgres.destroy()
