@@ -170,7 +170,8 @@ def render_configs(
         (configs.OPSGENIE_KEY_FILE, api_key),
     ):
         path = secrets / name
-        path.write_text(value + "\n")
+        # No trailing newline: Alertmanager 0.25 sends api_key_file verbatim in the header.
+        path.write_text(value)
         path.chmod(0o600)
 
 
