@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 DEBIAN_PACKAGES := prometheus prometheus-alertmanager docker-compose
 NEEDED_BINARIES := prometheus promtool prometheus-alertmanager amtool docker-compose
 
-.PHONY: setup run test lint services bench-probe
+.PHONY: setup run stop test lint services bench-probe
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -23,8 +23,12 @@ setup: $(VENV)/.installed
 	fi
 
 ## run: the stack with its defaults, on this host (see README for docker compose)
-run: setup
-	$(BIN)/obsstack serve --config exporters/config/exporter.yaml
+run: setup services
+	$(BIN)/obsstack up
+
+## stop: stop what `make run` started
+stop:
+	$(BIN)/obsstack down
 
 ## services: make sure the PostgreSQL and Redis the tests use are answering
 services:

@@ -228,7 +228,7 @@ def plan(
                 f"--storage.tsdb.path={state.data / 'prometheus'}",
                 f"--web.listen-address={t.address('prometheus')}",
                 f"--web.external-url={t.url('prometheus')}",
-                "--storage.tsdb.retention.time=15d",
+                "--storage.tsdb.retention.time=31d",
                 "--web.enable-lifecycle",
                 "--enable-feature=exemplar-storage",
             ],
