@@ -28,7 +28,7 @@ from exporters.artifacts import HEADER, REPO_ROOT, write_atomic
 from exporters.bundle import configs
 from exporters.bundle.alerting import Alerting, load_alerting
 from exporters.bundle.generate import dependency_names
-from exporters.bundle.topology import Topology
+from exporters.bundle.topology import COLLECTOR_EXPORTED_METRICS_PORT, Topology
 
 OBSSTACK = [sys.executable, "-m", "exporters.cli"]
 NATIVE_EXPORTER_CONFIG = REPO_ROOT / "exporters" / "config" / "exporter.yaml"
@@ -40,6 +40,8 @@ OPTIONAL_BINARIES = {
     "otel-collector": ("otelcol-contrib", "otelcol"),
     "grafana": ("grafana", "grafana-server"),
 }
+# Jaeger's OTLP ports on a host, where the Collector holds the standard 4317 and 4318.
+JAEGER_NATIVE_OTLP = (14317, 14318)
 REQUIRED_BINARIES = {
     "prometheus": ("prometheus",),
     "alertmanager": ("prometheus-alertmanager", "alertmanager"),
@@ -235,12 +237,20 @@ def plan(
             t.url("prometheus", "/-/ready"),
         ),
     ]
+    tracing = {}
+    if t.runs("otel-collector"):  # the demo's traces, logs and metrics go to the Collector
+        tracing = {
+            "OTEL_EXPORTER_OTLP_ENDPOINT": t.url("otel-collector"),
+            "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+            "OTEL_SERVICE_NAME": "saas-api",
+        }
     if options.with_demo:
         processes += [
             Process(
                 "demo",
                 [*OBSSTACK, "demo", "serve", "--listen", t.address("demo")],
                 t.url("demo", "/health"),
+                tracing,
             ),
             Process(
                 "kpis", [*OBSSTACK, "kpis", "--listen", t.address("kpis")], t.url("kpis", "/health")
@@ -248,6 +258,125 @@ def plan(
             Process("traffic", [*OBSSTACK, "demo", "traffic", "--target", t.url("demo")], None),
         ]
     return processes
+
+
+def optional_processes(state: State, t: Topology, binaries: dict[str, str]) -> list[Process]:
+    """Loki, Jaeger, the Collector and Grafana, each from the compose bundle's own config file
+    with 127.0.0.1 addresses in the environment variables those files read."""
+    processes = []
+    if "loki" in binaries:
+        processes.append(
+            Process(
+                "loki",
+                [
+                    binaries["loki"],
+                    f"-config.file={REPO_ROOT / 'compose/loki/loki.yaml'}",
+                    "-config.expand-env=true",
+                    "-server.http-listen-address=127.0.0.1",
+                    f"-server.http-listen-port={t.port('loki')}",
+                    "-server.grpc-listen-address=127.0.0.1",
+                ],
+                t.url("loki", "/ready"),
+                {"LOKI_DATA": str(state.data / "loki")},
+            )
+        )
+    if "jaeger" in binaries:
+        processes.append(
+            Process(
+                "jaeger",
+                [
+                    binaries["jaeger"],
+                    f"--config={REPO_ROOT / 'compose/jaeger/config.yaml'}",
+                ],
+                "http://127.0.0.1:13134/status",
+                {
+                    "JAEGER_LISTEN_HOST": "127.0.0.1",
+                    "JAEGER_OTLP_GRPC_ENDPOINT": f"127.0.0.1:{JAEGER_NATIVE_OTLP[0]}",
+                    "JAEGER_OTLP_HTTP_ENDPOINT": f"127.0.0.1:{JAEGER_NATIVE_OTLP[1]}",
+                },
+            )
+        )
+    if "otel-collector" in binaries:
+        processes.append(
+            Process(
+                "otel-collector",
+                [
+                    binaries["otel-collector"],
+                    f"--config={REPO_ROOT / 'otel-collector/config.yaml'}",
+                ],
+                "http://127.0.0.1:13133/",
+                {
+                    "COLLECTOR_HEALTH_ENDPOINT": "127.0.0.1:13133",
+                    "COLLECTOR_OTLP_GRPC_ENDPOINT": "127.0.0.1:4317",
+                    "COLLECTOR_OTLP_HTTP_ENDPOINT": f"127.0.0.1:{t.port('otel-collector')}",
+                    "COLLECTOR_METRICS_ENDPOINT": f"127.0.0.1:{COLLECTOR_EXPORTED_METRICS_PORT}",
+                    "COLLECTOR_TELEMETRY_HOST": "127.0.0.1",
+                    "JAEGER_OTLP_ENDPOINT": f"127.0.0.1:{JAEGER_NATIVE_OTLP[0]}",
+                    "LOKI_OTLP_ENDPOINT": t.url("loki", "/otlp") if t.runs("loki") else "",
+                },
+            )
+        )
+    if "grafana" in binaries:
+        argv = [binaries["grafana"]]
+        if Path(binaries["grafana"]).name == "grafana":
+            argv.append("server")
+        if Path("/usr/share/grafana").is_dir():
+            argv.append("--homepath=/usr/share/grafana")
+        urls = {
+            f"OBSSTACK_{name.upper()}_URL": t.url(name) if t.runs(name) else ""
+            for name in ("prometheus", "loki", "jaeger", "alertmanager")
+        }
+        processes.append(
+            Process(
+                "grafana",
+                argv,
+                t.url("grafana", "/api/health"),
+                {
+                    **urls,
+                    "OBSSTACK_DASHBOARDS_DIR": str(REPO_ROOT / "dashboards" / "generated"),
+                    "GF_PATHS_DATA": str(state.data / "grafana"),
+                    "GF_PATHS_LOGS": str(state.logs),
+                    "GF_PATHS_PROVISIONING": str(REPO_ROOT / "compose/grafana/provisioning"),
+                    "GF_SERVER_HTTP_ADDR": "127.0.0.1",
+                    "GF_SERVER_HTTP_PORT": str(t.port("grafana")),
+                    "GF_SECURITY_ADMIN_PASSWORD": os.environ.get("GRAFANA_ADMIN_PASSWORD", ""),
+                    "GF_AUTH_ANONYMOUS_ENABLED": "false",
+                    "GF_USERS_ALLOW_SIGN_UP": "false",
+                    "GF_ANALYTICS_REPORTING_ENABLED": "false",
+                    "GF_ANALYTICS_CHECK_FOR_UPDATES": "false",
+                },
+            )
+        )
+    return processes
+
+
+def _find_binaries() -> tuple[dict[str, str], list[str]]:
+    """Required and optional binaries found on PATH, and a line per optional one missing."""
+    found = {}
+    for name, names in REQUIRED_BINARIES.items():
+        path = _binary(names)
+        if path is None:
+            package = "prometheus" if name == "prometheus" else "prometheus-alertmanager"
+            raise RunnerError(
+                f"{names[0]} is not on PATH: install the Debian package {package} (make setup does)"
+            )
+        found[name] = path
+    skipped = []
+    for name, names in OPTIONAL_BINARIES.items():
+        path = _binary(names)
+        if path is None:
+            skipped.append(
+                f"  {name:<14} skipped: no {' or '.join(names)} on PATH "
+                "(use docker compose for the full bundle)"
+            )
+        elif name == "grafana" and not os.environ.get("GRAFANA_ADMIN_PASSWORD"):
+            skipped.append(
+                f"  {name:<14} skipped: set GRAFANA_ADMIN_PASSWORD to run it "
+                "(there is no default password)"
+            )
+        else:
+            found[name] = path
+    return found, skipped
 
 
 def up(options: Options) -> list[str]:
@@ -259,17 +388,9 @@ def up(options: Options) -> list[str]:
             f"already running ({', '.join(map(str, running))}): "
             f"run `obsstack down --state-dir {state.root}` first"
         )
-    binaries = {}
-    for name, names in REQUIRED_BINARIES.items():
-        path = _binary(names)
-        if path is None:
-            package = "prometheus" if name == "prometheus" else "prometheus-alertmanager"
-            raise RunnerError(
-                f"{names[0]} is not on PATH: install the Debian package {package} (make setup does)"
-            )
-        binaries[name] = path
-    skipped = [name for name, names in OPTIONAL_BINARIES.items() if _binary(names) is None]
+    binaries, skipped = _find_binaries()
     components = {"prometheus", "alertmanager", "exporter", "oncall-sink"}
+    components |= set(binaries) & set(OPTIONAL_BINARIES)
     if options.with_demo:
         components |= {"demo", "kpis"}
     topology = native_topology(options, components)
@@ -291,7 +412,11 @@ def up(options: Options) -> list[str]:
     )
     started: list[Process] = []
     try:
-        for process in plan(options, state, topology, binaries):
+        optional = optional_processes(state, topology, binaries)
+        grafana = [p for p in optional if p.name == "grafana"]
+        ordered = [p for p in optional if p not in grafana]
+        ordered += [*plan(options, state, topology, binaries), *grafana]
+        for process in ordered:
             _start(state, process)
             started.append(process)
             _wait_healthy(state, process, options.health_timeout)
@@ -301,11 +426,7 @@ def up(options: Options) -> list[str]:
     lines = [f"obsstack is up (state in {state.root})"]
     lines += [f"  {p.name:<14} {topology.url(p.name)}/" for p in started if p.health_url]
     lines += [f"  {p.name:<14} running" for p in started if not p.health_url]
-    for name in skipped:
-        lines.append(
-            f"  {name:<14} skipped: no {' or '.join(OPTIONAL_BINARIES[name])} on PATH "
-            "(use docker compose for the full bundle)"
-        )
+    lines += skipped
     lines.append(f"logs: {state.logs}/   stop: obsstack down --state-dir {state.root}")
     return lines
 

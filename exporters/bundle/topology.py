@@ -28,7 +28,7 @@ COMPONENTS = {
         Component("prometheus", 9090, "prometheus", health_path="/-/ready"),
         Component("alertmanager", 9093, "alertmanager", health_path="/-/ready"),
         Component("loki", 3100, "loki", health_path="/ready"),
-        Component("jaeger", 16686, "jaeger", metrics_port=8888, health_path="/"),
+        Component("jaeger", 16686, "jaeger", metrics_port=14269, health_path="/"),
         Component("otel-collector", 4318, "otel-collector", metrics_port=8888, health_path="/"),
         Component("grafana", 3000, "grafana", health_path="/api/health"),
         Component("exporter", 9410, naming.JOB_EXPORTER),

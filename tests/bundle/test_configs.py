@@ -3,8 +3,10 @@ and the collector configuration's pipeline order and component names."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -152,8 +154,15 @@ def test_notification_template_renders():
     assert "Dashboard: http://localhost:3000/dashboards" in description
 
 
+def in_compose(path: Path) -> dict[str, Any]:
+    """A Collector-style config as the container sees it: ${env:NAME:-default} -> default."""
+    text = re.sub(r"\$\{env:\w+:-([^}]*)\}", r"\1", path.read_text())
+    assert not [line for line in text.splitlines() if "${" in line.split("#")[0]]
+    return dict(yaml.safe_load(text))
+
+
 def test_collector_pipelines():
-    config = yaml.safe_load((REPO / "otel-collector/config.yaml").read_text())
+    config = in_compose(REPO / "otel-collector/config.yaml")
     for protocol, port in (("grpc", 4317), ("http", 4318)):
         endpoint = config["receivers"]["otlp"]["protocols"][protocol]["endpoint"]
         assert endpoint == f"0.0.0.0:{port}"
@@ -174,3 +183,12 @@ def test_collector_pipelines():
     # its own telemetry is served for Prometheus' otel-collector job
     reader = config["service"]["telemetry"]["metrics"]["readers"][0]["pull"]["exporter"]
     assert reader["prometheus"]["port"] == 8888
+
+
+def test_jaeger_takes_otlp_on_every_interface_in_compose():
+    config = in_compose(REPO / "compose/jaeger/config.yaml")
+    protocols = config["receivers"]["otlp"]["protocols"]
+    assert protocols["grpc"]["endpoint"] == "0.0.0.0:4317"
+    assert protocols["http"]["endpoint"] == "0.0.0.0:4318"
+    assert config["extensions"]["jaeger_query"]["http"]["endpoint"] == "0.0.0.0:16686"
+    assert config["service"]["pipelines"]["traces"]["exporters"] == ["jaeger_storage_exporter"]

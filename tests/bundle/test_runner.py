@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -107,3 +108,108 @@ def test_up_says_what_is_missing(tmp_path: Path):
         "prometheus (make setup does)\n"
     )
     assert not (tmp_path / "state" / "run").exists()
+
+
+def fake_binaries(directory: Path, names: tuple[str, ...]) -> Path:
+    """Executables named like the optional components, running fake_component.py."""
+    source = Path(__file__).with_name("fake_component.py").read_text()
+    bin_dir = directory / "bin"
+    bin_dir.mkdir()
+    for name in names:
+        path = bin_dir / name
+        path.write_text(f"#!{sys.executable}\n{source}")
+        path.chmod(0o755)
+    return bin_dir
+
+
+def test_optional_components_run_from_the_bundle_config_files(tmp_path: Path):
+    """Loki, Jaeger, the Collector and Grafana are replaced by fakes that record their argv and
+    environment and answer on the ports the real binaries serve."""
+    bin_dir = fake_binaries(tmp_path, ("loki", "jaeger", "otelcol-contrib", "grafana"))
+    records = tmp_path / "records"
+    records.mkdir()
+    state = tmp_path / "state"
+    ports = {
+        name: free_port()
+        for name in ("prometheus", "alertmanager", "exporter", "oncall-sink", "loki", "grafana")
+    }
+    env = {
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "FAKE_RECORD_DIR": str(records),
+        "GRAFANA_ADMIN_PASSWORD": "not-a-default",
+    }
+    started = obsstack(
+        "up",
+        "--state-dir",
+        str(state),
+        "--no-demo",
+        "--scrape-interval",
+        "1s",
+        *(f"--port={name}={port}" for name, port in ports.items()),
+        env=env,
+    )
+    try:
+        assert started.returncode == 0, started.stderr
+        assert "skipped" not in started.stdout
+        for name in ("loki", "jaeger", "otel-collector", "grafana"):
+            assert f"  {name:<14} http://127.0.0.1:" in started.stdout
+
+        def recorded(name: str) -> dict[str, Any]:
+            return dict(json.loads((records / f"{name}.json").read_text()))
+
+        repo = Path(__file__).resolve().parents[2]
+        loki = recorded("loki")
+        assert f"-config.file={repo}/compose/loki/loki.yaml" in loki["argv"]
+        assert "-config.expand-env=true" in loki["argv"]
+        assert loki["env"]["LOKI_DATA"] == str(state / "data" / "loki")
+        jaeger = recorded("jaeger")
+        assert f"--config={repo}/compose/jaeger/config.yaml" in jaeger["argv"]
+        assert jaeger["env"]["JAEGER_OTLP_GRPC_ENDPOINT"] == "127.0.0.1:14317"
+        collector = recorded("otelcol-contrib")
+        assert f"--config={repo}/otel-collector/config.yaml" in collector["argv"]
+        assert collector["env"]["JAEGER_OTLP_ENDPOINT"] == "127.0.0.1:14317"
+        assert collector["env"]["LOKI_OTLP_ENDPOINT"] == f"http://127.0.0.1:{ports['loki']}/otlp"
+        grafana = recorded("grafana")["env"]
+        assert grafana["OBSSTACK_PROMETHEUS_URL"] == f"http://127.0.0.1:{ports['prometheus']}"
+        assert grafana["GF_PATHS_PROVISIONING"] == f"{repo}/compose/grafana/provisioning"
+        assert grafana["OBSSTACK_DASHBOARDS_DIR"] == f"{repo}/dashboards/generated"
+        assert grafana["GF_AUTH_ANONYMOUS_ENABLED"] == "false"
+
+        prometheus = f"http://127.0.0.1:{ports['prometheus']}"
+
+        def jobs() -> dict[str, str]:
+            body = httpx.get(f"{prometheus}/api/v1/targets", timeout=5).json()
+            return {t["labels"]["job"]: t["health"] for t in body["data"]["activeTargets"]}
+
+        wait_until(
+            lambda: (
+                set(jobs().values()) == {"up"}
+                and {"loki", "jaeger", "otel-collector", "otel-collector-exported", "grafana"}
+                <= set(jobs())
+            ),
+            60,
+            "the optional components scraped",
+        )
+    finally:
+        stopped = obsstack("down", "--state-dir", str(state))
+    assert "stopped grafana" in stopped.stdout and "stopped loki" in stopped.stdout
+    assert processes_mentioning(str(bin_dir)) == []
+
+
+def test_grafana_needs_a_password(tmp_path: Path):
+    bin_dir = fake_binaries(tmp_path, ("grafana",))
+    env = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "GRAFANA_ADMIN_PASSWORD": ""}
+    state = tmp_path / "state"
+    ports = [
+        f"--port={name}={free_port()}"
+        for name in ("prometheus", "alertmanager", "exporter", "oncall-sink")
+    ]
+    started = obsstack("up", "--state-dir", str(state), "--no-demo", *ports, env=env)
+    try:
+        assert started.returncode == 0, started.stderr
+        assert (
+            "grafana        skipped: set GRAFANA_ADMIN_PASSWORD to run it (there is no "
+            "default password)"
+        ) in started.stdout
+    finally:
+        obsstack("down", "--state-dir", str(state))

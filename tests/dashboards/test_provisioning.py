@@ -13,10 +13,21 @@ from dashboards.lint import panels
 from exporters.artifacts import REPO_ROOT
 
 PROVISIONING = REPO_ROOT / "compose" / "grafana" / "provisioning"
+GRAFANA_ENV = yaml.safe_load((REPO_ROOT / "compose" / "docker-compose.yml").read_text())[
+    "services"]["grafana"]["environment"]
+
+
+def expand(text: str) -> str:
+    """What Grafana reads in the compose bundle: ${NAME} from the service's environment."""
+    return re.sub(r"(?<!\$)\$\{(\w+)\}", lambda m: str(GRAFANA_ENV[m[1]]), text)
+
+
+def provisioned(*path: str) -> Any:
+    return yaml.safe_load(expand((PROVISIONING.joinpath(*path)).read_text()))
 
 
 def datasources() -> dict[str, dict[str, Any]]:
-    document = yaml.safe_load((PROVISIONING / "datasources" / "datasources.yaml").read_text())
+    document = provisioned("datasources", "datasources.yaml")
     assert document["apiVersion"] == 1
     return {ds["uid"]: ds for ds in document["datasources"]}
 
@@ -55,7 +66,10 @@ def test_grafana_link_variables_are_escaped_from_provisioning_expansion():
     text = (PROVISIONING / "datasources" / "datasources.yaml").read_text()
     # Grafana expands $NAME and ${NAME} in provisioning files; $$ is a literal $.
     assert "${__value.raw}" in text
-    assert not re.search(r"(?<!\$)\$\{", text)
+    # The only variables Grafana expands are the addresses compose (and obsstack up) set.
+    expanded = set(re.findall(r"(?<!\$)\$\{(\w+)\}", text))
+    assert expanded and all(name.startswith("OBSSTACK_") for name in expanded)
+    assert expanded <= set(GRAFANA_ENV)
 
 
 def test_every_dashboard_defaults_to_the_provisioned_prometheus(dashboards):
@@ -68,7 +82,7 @@ def test_every_dashboard_defaults_to_the_provisioned_prometheus(dashboards):
 
 
 def test_the_dashboard_provider_loads_the_generated_json_read_only():
-    document = yaml.safe_load((PROVISIONING / "dashboards" / "dashboards.yaml").read_text())
+    document = provisioned("dashboards", "dashboards.yaml")
     (provider,) = document["providers"]
     assert provider["type"] == "file"
     assert provider["options"]["path"] == "/var/lib/grafana/dashboards"
