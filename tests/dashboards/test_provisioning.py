@@ -14,7 +14,8 @@ from exporters.artifacts import REPO_ROOT
 
 PROVISIONING = REPO_ROOT / "compose" / "grafana" / "provisioning"
 GRAFANA_ENV = yaml.safe_load((REPO_ROOT / "compose" / "docker-compose.yml").read_text())[
-    "services"]["grafana"]["environment"]
+    "services"
+]["grafana"]["environment"]
 
 
 def expand(text: str) -> str:
