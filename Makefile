@@ -3,8 +3,8 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
-DEBIAN_PACKAGES := prometheus prometheus-alertmanager docker-compose
-NEEDED_BINARIES := prometheus promtool prometheus-alertmanager amtool docker-compose
+DEBIAN_PACKAGES := prometheus prometheus-alertmanager docker-compose openssl
+NEEDED_BINARIES := prometheus promtool prometheus-alertmanager amtool docker-compose openssl
 
 .PHONY: setup run stop test lint services bench-probe
 
