@@ -8,6 +8,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Gauge, Histogram
 
 from exporters import naming
+from exporters.instrumentation.loop_metrics import LoopCollector, LoopFamily
 
 # Resolve the usual latency objectives (100 ms, 250 ms, 500 ms, 1 s): the OpenTelemetry
 # recommendation for http.server.request.duration.
@@ -23,12 +24,6 @@ KNOWN_METHODS = frozenset(
 OTHER_METHOD = "_OTHER"
 
 
-def _histogram(
-    spec: naming.MetricSpec, registry: CollectorRegistry, buckets: Sequence[float]
-) -> Histogram:
-    return Histogram(spec.name, spec.help, list(spec.labels), registry=registry, buckets=buckets)
-
-
 def check_buckets(buckets: Sequence[float]) -> tuple[float, ...]:
     """Sorted, positive, distinct bucket bounds; ValueError otherwise."""
     bounds = tuple(float(b) for b in buckets)
@@ -37,31 +32,57 @@ def check_buckets(buckets: Sequence[float]) -> tuple[float, ...]:
     return bounds
 
 
+def _client_histogram(
+    spec: naming.MetricSpec, registry: CollectorRegistry, buckets: Sequence[float]
+) -> Histogram:
+    return Histogram(spec.name, spec.help, list(spec.labels), registry=registry, buckets=buckets)
+
+
 class HttpMetrics:
-    """The server metrics, with their labelled children cached for the hot path."""
+    """The server metrics, with their labelled series cached for the hot path.
+
+    In one process they are lock-free loop metrics (see :mod:`loop_metrics`); in multi-process
+    mode prometheus-client's, whose values live in the shared directory.
+    """
 
     def __init__(
         self,
         registry: CollectorRegistry,
         duration_buckets: Sequence[float] = DEFAULT_DURATION_BUCKETS,
         size_buckets: Sequence[float] = DEFAULT_SIZE_BUCKETS,
+        *,
+        multiprocess: bool = False,
     ) -> None:
-        self.duration = _histogram(
-            naming.HTTP_SERVER_REQUEST_DURATION, registry, check_buckets(duration_buckets)
-        )
-        self.request_size = _histogram(
-            naming.HTTP_SERVER_REQUEST_BODY_SIZE, registry, check_buckets(size_buckets)
-        )
-        self.response_size = _histogram(
-            naming.HTTP_SERVER_RESPONSE_BODY_SIZE, registry, check_buckets(size_buckets)
-        )
-        self.active = Gauge(
-            naming.HTTP_SERVER_ACTIVE_REQUESTS.name,
-            naming.HTTP_SERVER_ACTIVE_REQUESTS.help,
-            list(naming.HTTP_SERVER_ACTIVE_REQUESTS.labels),
-            registry=registry,
-            multiprocess_mode="livesum",
-        )
+        durations, sizes = check_buckets(duration_buckets), check_buckets(size_buckets)
+        self.duration: Any
+        self.request_size: Any
+        self.response_size: Any
+        self.active: Any
+        if multiprocess:
+            self.duration = _client_histogram(
+                naming.HTTP_SERVER_REQUEST_DURATION, registry, durations
+            )
+            self.request_size = _client_histogram(
+                naming.HTTP_SERVER_REQUEST_BODY_SIZE, registry, sizes
+            )
+            self.response_size = _client_histogram(
+                naming.HTTP_SERVER_RESPONSE_BODY_SIZE, registry, sizes
+            )
+            self.active = Gauge(
+                naming.HTTP_SERVER_ACTIVE_REQUESTS.name,
+                naming.HTTP_SERVER_ACTIVE_REQUESTS.help,
+                list(naming.HTTP_SERVER_ACTIVE_REQUESTS.labels),
+                registry=registry,
+                multiprocess_mode="livesum",
+            )
+        else:
+            self.duration = LoopFamily(naming.HTTP_SERVER_REQUEST_DURATION, durations)
+            self.request_size = LoopFamily(naming.HTTP_SERVER_REQUEST_BODY_SIZE, sizes)
+            self.response_size = LoopFamily(naming.HTTP_SERVER_RESPONSE_BODY_SIZE, sizes)
+            self.active = LoopFamily(naming.HTTP_SERVER_ACTIVE_REQUESTS)
+            registry.register(
+                LoopCollector([self.duration, self.active, self.request_size, self.response_size])
+            )
         self._finished: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self._active: dict[str, Any] = {}
         self._request_size: dict[tuple[str, str], Any] = {}
@@ -73,7 +94,7 @@ class HttpMetrics:
         return child
 
     def finished_children(self, method: str, route: str, status: int) -> tuple[Any, Any]:
-        """(duration child, response size child) for one label set."""
+        """(duration series, response size series) for one label set."""
         key = (method, route, status)
         children = self._finished.get(key)
         if children is None:

@@ -66,6 +66,7 @@ class InstrumentationMiddleware:
         self.request_ids = request_ids
         self.tracer = tracer
         self.exemplars = exemplars and tracer is not None
+        self._finished: dict[tuple[str, int, str, str | None, int], tuple[Any, Any, str]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -78,9 +79,6 @@ class InstrumentationMiddleware:
         if path in self.excluded_paths:
             await self.app(scope, receive, send)
             return
-        await self._measure(scope, receive, send)
-
-    async def _measure(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = perf_counter()
         method = scope["method"]
         if method not in KNOWN_METHODS:
@@ -162,8 +160,14 @@ class InstrumentationMiddleware:
         finally:
             duration = perf_counter() - started
             active.dec()
-            route = route_template(scope, root_path)
-            duration_child, size_child = self.metrics.finished_children(method, route, status)
+            # One dict lookup per request: the route object and status identify the children.
+            key = (method, id(scope.get("route")), root_path, scope.get("root_path"), status)
+            finished = self._finished.get(key)
+            if finished is None:
+                route = route_template(scope, root_path)
+                finished = (*self.metrics.finished_children(method, route, status), route)
+                self._finished[key] = finished
+            duration_child, size_child, route = finished
             if self.exemplars and span is not None and span.get_span_context().trace_flags.sampled:
                 trace_id = trace.format_trace_id(span.get_span_context().trace_id)
                 duration_child.observe(duration, {"trace_id": trace_id})

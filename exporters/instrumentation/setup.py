@@ -82,7 +82,7 @@ def instrument_app(
     provider = configure_tracing(service_name) if tracing is not False else None
     if tracing and provider is None:
         raise ValueError("tracing=True needs OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT to be set")
-    http = HttpMetrics(registry, buckets, size_buckets)
+    http = HttpMetrics(registry, buckets, size_buckets, multiprocess=directory is not None)
     _exclude_from_native_telemetry(app, {*excluded_paths, metrics_path or ""})
     app.add_middleware(
         InstrumentationMiddleware,

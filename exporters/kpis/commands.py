@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     from exporters.kpis.server import create_app
     from exporters.logs import configure_logging
 
-    configure_logging(config.log_level, config.secrets.scrub)
+    configure_logging(config.log_level, config.secrets.scrub, levels=config.log_levels)
     uvicorn.run(
         create_app(KpiEngine(config)),
         host=host,

@@ -51,6 +51,7 @@ class Config:
     file: str
     listen: str
     log_level: str
+    log_levels: dict[str, str]
     database: Database
     kpis: tuple[Kpi, ...]
     secrets: Secrets
@@ -157,6 +158,12 @@ def read_config(document: Section) -> Config:
     except ValueError as exc:
         raise server.error("listen", str(exc)) from None
     log_level = server.string("log_level", "info", choices=_LOG_LEVELS)
+    log_levels = server.str_map("log_levels", {})
+    for logger, level in log_levels.items():
+        if level not in _LOG_LEVELS:
+            raise server.error(
+                f"log_levels.{logger}", f"must be one of {', '.join(_LOG_LEVELS)} (got {level!r})"
+            )
     server.close()
     database = _database(document)
     section = document.section("defaults", optional=True)
@@ -176,6 +183,7 @@ def read_config(document: Section) -> Config:
         file=document.file,
         listen=listen,
         log_level=log_level,
+        log_levels=log_levels,
         database=database,
         kpis=tuple(kpis),
         secrets=document.secrets,

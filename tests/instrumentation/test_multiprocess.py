@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -58,3 +59,37 @@ def test_counts_are_merged_across_workers_and_reset_when_the_server_restarts(tmp
         for n in range(3):
             httpx.get(f"{url}/items/{n}", headers={"connection": "close"})
         assert {served_items(url) for _ in range(6)} == {3}
+
+
+def test_a_worker_drops_the_in_flight_gauges_of_dead_workers_and_keeps_their_counts(
+    tmp_path, monkeypatch
+):
+    from exporters.instrumentation.multiprocess import forget_dead_workers
+
+    dead = 2**22 + 12345  # above the default pid_max: no such process
+    for name in (f"gauge_livesum_{dead}.db", f"counter_{dead}.db", f"histogram_{dead}.db"):
+        (tmp_path / name).write_bytes(b"")
+    live = f"gauge_livesum_{os.getpid()}.db"
+    (tmp_path / live).write_bytes(b"")
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+
+    assert forget_dead_workers() == [dead]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [f"counter_{dead}.db", f"histogram_{dead}.db", live]
+    )
+
+
+def test_gunicorn_hooks_empty_the_directory_and_forget_exited_workers(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from exporters.instrumentation import gunicorn_hooks
+
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    (tmp_path / "counter_1.db").write_bytes(b"")
+    (tmp_path / "stale").mkdir()
+    gunicorn_hooks.on_starting(server=None)
+    assert list(tmp_path.iterdir()) == []
+    (tmp_path / "gauge_livesum_77.db").write_bytes(b"")
+    (tmp_path / "counter_77.db").write_bytes(b"")
+    gunicorn_hooks.child_exit(server=None, worker=SimpleNamespace(pid=77))
+    assert [p.name for p in tmp_path.iterdir()] == ["counter_77.db"]
