@@ -10,6 +10,7 @@ token / API key / secret fields, API keys such as ``sk-...`` and DSN passwords.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -72,6 +73,7 @@ def _redact_key_value(match: re.Match[str]) -> str:
     return f"{match.group(1)}{match.group(2)}{quote}{_REDACTED}{quote}"
 
 
+@functools.lru_cache(maxsize=4096)
 def is_secret_field(name: str) -> bool:
     """Whether a mapping key (a header, an extra field) names a secret."""
     return bool(_SECRET_FIELD.match(name))
@@ -92,6 +94,10 @@ def _redact_value(value: Any, scrub: Scrub | None) -> Any:
     return value
 
 
+# Fields set by the logging machinery and the context filter: never secrets.
+_PLAIN_FIELDS = frozenset({"level", "logger", "trace_id", "span_id", "request_id"})
+
+
 class ScrubbingJsonFormatter(JsonFormatter):
     """JSON formatter passing every string field (message, extras, traceback) through scrub."""
 
@@ -107,9 +113,15 @@ class ScrubbingJsonFormatter(JsonFormatter):
 
     def process_log_record(self, log_record: dict[str, Any]) -> dict[str, Any]:
         log_record.pop("color_message", None)  # uvicorn's copy of the message with ANSI codes
-        ordered = {"timestamp": log_record.pop("timestamp", None), **log_record}
-        redacted: dict[str, Any] = _redact_value(ordered, self.scrub)
-        return redacted
+        ordered: dict[str, Any] = {"timestamp": log_record.pop("timestamp", None)}
+        for key, value in log_record.items():
+            if key in _PLAIN_FIELDS:
+                ordered[key] = value
+            elif is_secret_field(key) and isinstance(value, str | bytes):
+                ordered[key] = _REDACTED
+            else:
+                ordered[key] = _redact_value(value, self.scrub)
+        return ordered
 
 
 class ContextFilter(logging.Filter):
