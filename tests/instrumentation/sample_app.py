@@ -23,7 +23,9 @@ log = logging.getLogger("sample")
 def create_app() -> FastAPI:
     configure_logging("INFO")
     app = FastAPI()
-    instrument_app(app, "sample-service")
+    instrument_app(
+        app, "sample-service", fastapi_tracing=os.environ.get("SAMPLE_FASTAPI_TRACING") == "1"
+    )
     upstream = os.environ.get("SAMPLE_UPSTREAM", "")
 
     @app.get("/items/{item_id}")

@@ -51,14 +51,18 @@ def receiver() -> Iterator[OtlpReceiver]:
     otlp.close()
 
 
-@pytest.fixture
-def traced(tmp_path: Path, receiver: OtlpReceiver) -> Iterator[tuple[Process, str]]:
+@pytest.fixture(params=["middleware", "fastapi"])
+def traced(
+    request: pytest.FixtureRequest, tmp_path: Path, receiver: OtlpReceiver
+) -> Iterator[tuple[Process, str]]:
+    """The sample service, its server spans made by the middleware or by FastAPI itself."""
     process, url = start_sample(
         tmp_path,
         {
             "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.http.url,
             "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
             "OTEL_SERVICE_NAME": "sample-service",
+            "SAMPLE_FASTAPI_TRACING": "1" if request.param == "fastapi" else "0",
         },
     )
     with running(process):
@@ -107,6 +111,9 @@ def test_one_server_span_per_request_and_client_spans_for_outgoing_calls(traced,
     assert outer.parent_span_id == "00f067aa0ba902b7"
     [client] = [s for s in receiver.spans if s.is_client]
     assert client.trace_id == incoming_trace
+    assert client.parent_span_id in {
+        s.span_id for s in receiver.spans if s.trace_id == incoming_trace
+    }
     [inner] = receiver.server_spans("/items/{item_id}")
     # The callee continued the trace through the traceparent header the client span sent.
     assert inner.trace_id == incoming_trace
