@@ -6,6 +6,8 @@ interleaved round by round so that drift of the machine spreads over all of them
 
 - ``bare``: no instrumentation;
 - ``metrics``: ``instrument_app`` with metrics only;
+- ``logs``: ``instrument_app`` with metrics and request ids, JSON logs (one access line per
+  request, written to /dev/null), no tracing;
 - ``full``: ``instrument_app`` with metrics, request ids, JSON logs (one access line per
   request, written to /dev/null) and tracing (every request sampled, OTLP/HTTP to a local sink);
 - ``full_sampled``: the same with 10 % of the traces sampled (``parentbased_traceidratio``);
@@ -41,6 +43,7 @@ from tests.support.processes import Process, free_port, http_ok, wait_until
 VARIANTS = (
     "bare",
     "metrics",
+    "logs",
     "full",
     "full_sampled",
     "full_fastapi",
@@ -65,12 +68,17 @@ def build_app(variant: str) -> Any:
         from exporters.instrumentation import instrument_app
 
         instrument_app(app, "bench", request_ids=False, tracing=False)
-    elif variant.startswith("full"):
+    elif variant == "logs" or variant.startswith("full"):
         from exporters.instrumentation import instrument_app
         from exporters.logs import configure_logging
 
         configure_logging("INFO", stream=open(os.devnull, "w"))  # noqa: SIM115 - process lifetime
-        instrument_app(app, "bench", tracing=True, fastapi_tracing=variant == "full_fastapi")
+        instrument_app(
+            app,
+            "bench",
+            tracing=variant != "logs",
+            fastapi_tracing=variant == "full_fastapi",
+        )
     elif variant == "instrumentator":
         from prometheus_fastapi_instrumentator import Instrumentator
 
@@ -93,8 +101,8 @@ def serve(variant: str, port: int) -> None:
         host="127.0.0.1",
         port=port,
         log_config=None,
-        log_level="info" if variant.startswith("full") else "warning",
-        access_log=variant.startswith("full"),
+        log_level="info" if variant == "logs" or variant.startswith("full") else "warning",
+        access_log=variant == "logs" or variant.startswith("full"),
     )
 
 
