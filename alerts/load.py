@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from alerts import openslo, sloth
+from alerts.build import Defaults, Links, check_unique_slos
 from alerts.model import SLO, Service, SLOSpec
-from alerts.spec import VERSION, Defaults, Links, check_unique_slos, read_document
+from alerts.spec import VERSION, read_document
 from alerts.windows import WindowTable, builtin_tables
 from exporters.artifacts import REPO_ROOT
 from exporters.spec import ConfigError, Section, load_all_yaml

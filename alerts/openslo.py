@@ -24,8 +24,8 @@ from __future__ import annotations
 from typing import Any
 
 from alerts import sli as sli_kinds
+from alerts.build import Defaults, TierExtras, build_slo, name, tiers_with
 from alerts.model import SLI, SLO
-from alerts.spec import Defaults, TierExtras, build_slo, name, tiers_with
 from alerts.windows import WindowTable
 from exporters.spec import ConfigError, Section
 

@@ -24,15 +24,8 @@ period applies (30d), with the default window table.
 from __future__ import annotations
 
 from alerts import sli as sli_kinds
+from alerts.build import Defaults, build_slo, labels, name, read_extras, tiers_with
 from alerts.model import SLI, SLO
-from alerts.spec import (
-    Defaults,
-    build_slo,
-    labels,
-    name,
-    read_extras,
-    tiers_with,
-)
 from alerts.windows import WindowTable
 from exporters.spec import Section
 
