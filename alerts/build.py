@@ -117,16 +117,22 @@ def build_slo(
     table: WindowTable,
     tiers: tuple[AlertTier, ...],
     defaults: Defaults,
+    key_paths: dict[str, str] | None = None,
     **details: object,
 ) -> SLO:
-    """Assemble and cross-check an SLO; ``where`` is the SLO's section, for error messages."""
+    """Assemble and cross-check an SLO.
+
+    ``where`` is the SLO's section, for error messages; ``key_paths`` says where ``objective``
+    and ``period`` are under it when the format nests them (OpenSLO).
+    """
+    keys = {"objective": "objective", "period": "period", **(key_paths or {})}
     if objective >= 100:
-        raise where.error("objective", "must be below 100: 100 % leaves no error budget")
+        raise where.error(keys["objective"], "must be below 100: 100 % leaves no error budget")
     if objective <= 0:
-        raise where.error("objective", f"must be above 0 (got {objective:g})")
+        raise where.error(keys["objective"], f"must be above 0 (got {objective:g})")
     if table.longest > period:
         raise where.error(
-            "period",
+            keys["period"],
             f"must be at least the longest alert window {format_duration(table.longest)} "
             f"of table {table.name} (got {format_duration(period)})",
         )
@@ -148,7 +154,7 @@ def build_slo(
             needed = window.factor * slo.error_budget
             if needed >= 1:
                 raise where.error(
-                    "objective",
+                    keys["objective"],
                     f"leaves an error budget of {number_text(slo.error_budget * 100)} %: the "
                     f"{tier.name} window {window.long_name}/{window.short_name} at "
                     f"{number_text(window.factor)}x would need more than "

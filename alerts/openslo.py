@@ -93,6 +93,7 @@ def _read_slo(
         table=table,
         tiers=tiers_with(table, period, TierExtras(), {}),
         defaults=defaults,
+        key_paths={"objective": "objectives[0]", "period": "timeWindow[0].duration"},
         description=description,
         absent_for=defaults.absent_for,
         page_min_events=defaults.page_min_events,

@@ -13,6 +13,7 @@ from alerts.render import to_yaml
 from alerts.series import render as series_name
 from alerts.stack_rules import ALERTS, StackAlert, alert_notes
 from exporters import naming
+from exporters.naming import StackComponentMetrics as Stack
 
 EXPORTER = {"job": naming.JOB_EXPORTER, "instance": "exporter:9410"}
 POSTGRES = {**EXPORTER, "dependency": "postgres", "kind": "postgres"}
@@ -88,9 +89,9 @@ def _scrape_test(spec: SLOSpec) -> dict[str, Any]:
         "name": "the exporter and one of two API instances stop answering scrapes",
         "interval": "1m",
         "input_series": [
-            _series("up", EXPORTER, "0x20"),
-            _series("up", {**api, "instance": "api-1:8000"}, "0x20"),
-            _series("up", {**api, "instance": "api-2:8000"}, "1x20"),
+            _series(Stack.UP.name, EXPORTER, "0x20"),
+            _series(Stack.UP.name, {**api, "instance": "api-1:8000"}, "0x20"),
+            _series(Stack.UP.name, {**api, "instance": "api-2:8000"}, "1x20"),
         ],
         "alert_rule_test": [
             _expect(spec, naming.ALERT_EXPORTER_DOWN, "6m", EXPORTER),
@@ -104,7 +105,9 @@ def _exporter_absent_test(spec: SLOSpec) -> dict[str, Any]:
     return {
         "name": "the exporter is missing from the scrape configuration",
         "interval": "1m",
-        "input_series": [_series("up", {"job": naming.JOB_API, "instance": "api-1:8000"}, "1x10")],
+        "input_series": [
+            _series(Stack.UP.name, {"job": naming.JOB_API, "instance": "api-1:8000"}, "1x10")
+        ],
         "alert_rule_test": [
             _expect(spec, naming.ALERT_EXPORTER_DOWN, "6m", {"job": naming.JOB_EXPORTER}),
         ],
@@ -117,9 +120,9 @@ def _pipeline_test(spec: SLOSpec) -> dict[str, Any]:
         "name": "rule evaluations and half the PagerDuty notifications fail; Watchdog fires",
         "interval": "1m",
         "input_series": [
-            _series("prometheus_rule_evaluation_failures_total", group, "0+1x30"),
-            _series("alertmanager_notifications_total", ALERTMANAGER, "0+10x30"),
-            _series("alertmanager_notifications_failed_total", ALERTMANAGER, "0+5x30"),
+            _series(Stack.RULE_EVALUATION_FAILURES.name, group, "0+1x30"),
+            _series(Stack.AM_NOTIFICATIONS.name, ALERTMANAGER, "0+10x30"),
+            _series(Stack.AM_NOTIFICATIONS_FAILED.name, ALERTMANAGER, "0+5x30"),
         ],
         "alert_rule_test": [
             _expect(spec, naming.ALERT_WATCHDOG, "0s", {}),
