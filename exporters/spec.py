@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -136,9 +136,6 @@ class Section:
 
     def has(self, key: str) -> bool:
         return key in self.data
-
-    def keys(self) -> list[str]:
-        return [str(k) for k in self.data]
 
     def _take(self, key: str, default: Any) -> Any:
         self._used.add(key)
@@ -283,15 +280,6 @@ class Section:
             raise self.error(key, f"must be a list (got {_kind(value)})")
         return [self.child(item, f"{self.key_path(key)}[{i}]") for i, item in enumerate(value)]
 
-    def items(self, key: str, default: Any = _MISSING) -> Any:
-        """A mapping of names to sub-sections, in file order."""
-        value = self._take(key, default)
-        if value is default and default is not _MISSING:
-            return value
-        if not isinstance(value, dict):
-            raise self.error(key, f"must be a mapping (got {_kind(value)})")
-        return [(str(k), self.child(v, self.key_path(str(k)))) for k, v in value.items()]
-
     def each(self, key: str, read: Callable[[Section], T]) -> list[T]:
         """Read every item of the list ``key`` with ``read``, closing each item afterwards."""
         out = []
@@ -369,14 +357,3 @@ def _kind(value: Any) -> str:
     if isinstance(value, dict):
         return "a mapping"
     return type(value).__name__
-
-
-def iter_unique(names: Iterator[tuple[str, str]], section: Section, key: str) -> None:
-    """Raise on the first repeated name; ``names`` yields (name, key path of the item)."""
-    seen: dict[str, str] = {}
-    for name, where in names:
-        if name in seen:
-            raise ConfigError(
-                section.file, where, f"duplicate {key} {name!r} (first at {seen[name]})"
-            )
-        seen[name] = where
