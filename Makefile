@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 DEBIAN_PACKAGES := prometheus prometheus-alertmanager docker-compose openssl
 NEEDED_BINARIES := prometheus promtool prometheus-alertmanager amtool docker-compose openssl
 
-.PHONY: setup run stop test lint services bench-probe
+.PHONY: setup run stop test lint services bench-probe bench-slo-rules
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -48,3 +48,7 @@ test: setup services lint
 ## bench-probe: probe exporter scrape time and connections (benchmarks/probe_scrape.md)
 bench-probe: setup services
 	$(PY) -m benchmarks.probe_scrape
+
+## bench-slo-rules: rule evaluation cost against Sloth's layout, ~31 min (benchmarks/slo_rules.md)
+bench-slo-rules: setup
+	$(PY) -m benchmarks.slo_rules --minutes 30 --burst-at 15
