@@ -1,7 +1,8 @@
 """The platform's business metrics, for the services that serve AI queries and code reviews.
 
 Every query counts in ``ai_queries_total``; the failed ones also in ``ai_query_failures_total``
-(two counters, not a result label: the error ratio is failures / queries). Agent types, review
+(two counters, not a result label: the error ratio is failures / queries); durations carry
+the trace id as an exemplar when the query ran in a sampled trace. Agent types, review
 results and tenants are bounded by :class:`LabelCap`, whose tenant limit is exported.
 """
 
@@ -11,6 +12,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
+from opentelemetry import trace
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 
 from exporters import naming
@@ -84,7 +86,14 @@ class BusinessMetrics:
         failures = self.ai_query_failures.labels(label)  # present at 0, for failure ratios
         if failed:
             failures.inc()
-        self.ai_query_duration.labels(label).observe(duration)
+        # The trace of a slow query is one click away from the latency panel.
+        context = trace.get_current_span().get_span_context()
+        exemplar = (
+            {"trace_id": trace.format_trace_id(context.trace_id)}
+            if context.is_valid and context.trace_flags.sampled
+            else None
+        )
+        self.ai_query_duration.labels(label).observe(duration, exemplar)
 
     @contextmanager
     def ai_query(self, agent_type: str) -> Iterator[None]:

@@ -99,3 +99,17 @@ def test_ranked_cap_keeps_the_largest_and_sums_the_rest():
     # t3 vanished: its slot goes to the largest newcomer.
     third = cap.apply([(("t1",), 95.0), (("t2",), 61.0), (("t4",), 2.0)])
     assert third == {("t1",): 95.0, ("t2",): 61.0, ("other",): 2.0}
+
+
+def test_ai_query_durations_carry_the_trace_id_as_an_exemplar():
+    from opentelemetry.sdk.trace import TracerProvider
+    from prometheus_client.openmetrics.exposition import generate_latest as openmetrics
+
+    registry = CollectorRegistry()
+    business = BusinessMetrics(registry)
+    with TracerProvider().get_tracer("test").start_as_current_span("query") as span:
+        business.record_ai_query("planner", 2.5)
+    trace_id = f"{span.get_span_context().trace_id:032x}"
+    text = openmetrics(registry).decode()
+    bucket = 'ai_query_duration_seconds_bucket{agent_type="planner",le="3.0"} 1.0'
+    assert f'{bucket} # {{trace_id="{trace_id}"}} 2.5' in text
