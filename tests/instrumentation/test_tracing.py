@@ -14,7 +14,7 @@ import pytest
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
 from exporters import naming
-from tests.instrumentation.otlp import OtlpReceiver
+from tests.instrumentation.otlp import OtlpGrpcReceiver, OtlpReceiver
 from tests.support.doubles import Blackhole
 from tests.support.processes import Process, free_port, http_ok, running, wait_until
 
@@ -165,3 +165,23 @@ def test_secrets_in_log_lines_are_redacted(tmp_path):
     warning = next(v for k, v in lines.items() if str(k).startswith("calling the model API"))
     assert warning["headers"] == {"Authorization": "<redacted>"}
     assert "Bearer <redacted>" in str(warning["message"])
+
+
+def test_spans_are_exported_over_otlp_grpc_too(tmp_path):
+    receiver = OtlpGrpcReceiver()
+    try:
+        process, url = start_sample(
+            tmp_path,
+            {
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": receiver.endpoint,
+                "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "grpc",
+            },
+            name="grpc",
+        )
+        with running(process):
+            assert httpx.get(f"{url}/items/5").status_code == 200
+            wait_until(lambda: receiver.server_spans("/items/{item_id}"), 10, "a span over gRPC")
+        [span] = receiver.server_spans("/items/{item_id}")
+        assert span.service == "sample-service"
+    finally:
+        receiver.close()
