@@ -80,7 +80,7 @@ class OtlpGrpcReceiver:
         self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
         spans = self.spans
 
-        class Servicer(trace_service_pb2_grpc.TraceServiceServicer):  # type: ignore[misc]
+        class Servicer(trace_service_pb2_grpc.TraceServiceServicer):
             def Export(self, request: Any, context: Any) -> ExportTraceServiceResponse:
                 collect(request, spans)
                 return ExportTraceServiceResponse()
