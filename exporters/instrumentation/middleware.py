@@ -143,7 +143,7 @@ class InstrumentationMiddleware:
             else:
                 own_span = True
                 span = tracer.start_span(
-                    method,
+                    "HTTP" if method == OTHER_METHOD else method,
                     context=propagate.extract(carrier) if carrier else None,
                     kind=SpanKind.SERVER,
                     attributes=_span_attributes(scope, method),
@@ -195,6 +195,8 @@ def _span_attributes(scope: Scope, method: str) -> dict[str, Any]:
         "url.scheme": scope.get("scheme", "http"),
         "network.protocol.version": scope.get("http_version", "1.1"),
     }
+    if method == OTHER_METHOD:
+        attributes["http.request.method_original"] = scope["method"]
     server = scope.get("server")
     if server:
         attributes["server.address"], attributes["server.port"] = server[0], server[1]
@@ -209,7 +211,7 @@ def _span_attributes(scope: Scope, method: str) -> dict[str, Any]:
 
 def _end_span(span: Any, method: str, route: str, status: int, error: BaseException | None) -> None:
     if route != naming.UNMATCHED_ROUTE:
-        span.update_name(f"{method} {route}")
+        span.update_name(f"{'HTTP' if method == OTHER_METHOD else method} {route}")
         span.set_attribute("http.route", route)
     span.set_attribute("http.response.status_code", status)
     tenant = TENANT_ID.get()
