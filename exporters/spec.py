@@ -137,6 +137,10 @@ class Section:
     def has(self, key: str) -> bool:
         return key in self.data
 
+    def keys(self) -> list[str]:
+        """The keys of this mapping, in file order."""
+        return [str(k) for k in self.data]
+
     def _take(self, key: str, default: Any) -> Any:
         self._used.add(key)
         if key not in self.data or self.data[key] is None:
