@@ -174,3 +174,28 @@ def test_generated_files_are_mounted_not_copied():
 @pytest.mark.parametrize("service", ["alertmanager", "oncall-sink"])
 def test_on_call_keys_are_mounted_as_files(service):
     assert set(services()[service]["secrets"]) == {"pagerduty_routing_key", "opsgenie_api_key"}
+
+
+def test_kpi_exporter_reads_the_bundle_database():
+    """The compose service runs the shipped KPI file; its environment points it at the bundle's
+    PostgreSQL, and the same file without that environment reads this host's."""
+    from exporters.kpis.config import load_config
+
+    service = services()["kpis"]
+    mount = next(v for v in service["volumes"] if v.endswith(":/etc/obsstack/kpis.yaml:ro"))
+    path = COMPOSE_DIR / mount.split(":")[0]
+    env = {
+        k: interpolate(str(v)).replace(
+            "${POSTGRES_PASSWORD:?set POSTGRES_PASSWORD in compose/.env}", "pw"
+        )
+        for k, v in service["environment"].items()
+    }
+    bundle = load_config(path, env=env).database.connection
+    assert (bundle.host, bundle.database, bundle.user, bundle.password) == (
+        "postgres",
+        "platform",
+        "platform",
+        "pw",
+    )
+    native = load_config(path, env={}).database.connection
+    assert (native.host, native.database, native.user) == ("127.0.0.1", "test", "postgres")
