@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 DEBIAN_PACKAGES := prometheus prometheus-alertmanager docker-compose openssl
 NEEDED_BINARIES := prometheus promtool prometheus-alertmanager amtool docker-compose openssl
 
-.PHONY: setup run stop test lint services bench-probe bench-slo-rules
+.PHONY: setup run stop test lint services bench-probe bench-slo-rules bench-instrumentation
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -48,6 +48,14 @@ test: setup services lint
 ## bench-probe: probe exporter scrape time and connections (benchmarks/probe_scrape.md)
 bench-probe: setup services
 	$(PY) -m benchmarks.probe_scrape
+
+## bench-instrumentation: instrument_app against the bare app and its peers, with wrk
+## (benchmarks/instrumentation.md)
+bench-instrumentation: setup
+	@command -v wrk >/dev/null || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk)
+	$(BIN)/pip install --quiet -e '.[bench]'
+	$(PY) -m benchmarks.instrumentation --rounds 5 --duration 8
+	$(PY) -m benchmarks.instrumentation --rounds 3 --duration 6 --connections 1
 
 ## bench-slo-rules: rule evaluation cost against Sloth's layout, ~31 min (benchmarks/slo_rules.md)
 bench-slo-rules: setup
