@@ -34,29 +34,17 @@ def read_secret_file(path: Path, option: str) -> str:
 
 
 def run_sink(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from exporters.bundle.oncall import create_app
     from exporters.logs import configure_logging
-    from exporters.probe.config import parse_listen
+    from exporters.serving import listen_address, serve
 
     routing_key = read_secret_file(args.pagerduty_routing_key_file, "--pagerduty-routing-key-file")
     api_key = read_secret_file(args.opsgenie_api_key_file, "--opsgenie-api-key-file")
-    try:
-        host, port = parse_listen(args.listen)
-    except ValueError as exc:
-        raise ConfigError("--listen", "", str(exc)) from None
+    listen = listen_address(args.listen)
     configure_logging(
         "info", lambda text: text.replace(routing_key, "<redacted>").replace(api_key, "<redacted>")
     )
-    uvicorn.run(
-        create_app(routing_key, api_key),
-        host=host,
-        port=port,
-        log_config=None,
-        access_log=False,
-        server_header=False,
-    )
+    serve(create_app(routing_key, api_key), listen)
     return 0
 
 

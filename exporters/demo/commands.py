@@ -9,7 +9,7 @@ import sys
 import tempfile
 from dataclasses import replace
 
-from exporters.probe.config import parse_listen
+from exporters.serving import listen_address, serve
 from exporters.spec import ConfigError, parse_duration
 
 DEFAULT_LISTEN = "127.0.0.1:8000"
@@ -62,16 +62,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from exporters.demo.settings import DemoSettings
     from exporters.instrumentation import prepare_multiprocess_dir
     from exporters.instrumentation.multiprocess import ENV as MULTIPROC_ENV
 
-    try:
-        host, port = parse_listen(args.listen)
-    except ValueError as exc:
-        raise ConfigError("--listen", "", str(exc)) from None
+    listen = listen_address(args.listen)
     if args.workers < 1:
         raise ConfigError("--workers", "", f"must be at least 1 (got {args.workers})")
     settings = DemoSettings.from_environment()
@@ -90,15 +85,12 @@ def run_serve(args: argparse.Namespace) -> int:
     if args.workers > 1:
         os.environ.setdefault(MULTIPROC_ENV, tempfile.mkdtemp(prefix="obsstack-demo-metrics-"))
     prepare_multiprocess_dir()  # empties PROMETHEUS_MULTIPROC_DIR when it is set
-    uvicorn.run(
+    serve(
         "exporters.demo.app:create_app",
+        listen,
         factory=True,
-        host=host,
-        port=port,
         workers=args.workers,
-        log_config=None,
-        server_header=False,
-        timeout_graceful_shutdown=5,
+        access_log=True,  # one JSON access line per request, with its trace and request ids
     )
     return 0
 

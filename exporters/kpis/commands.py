@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from exporters.kpis.config import SHIPPED, Config, load_config
-from exporters.probe.config import parse_listen
-from exporters.spec import ConfigError
+from exporters.kpis.config import SHIPPED, load_config
+from exporters.serving import listen_address, serve
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -26,34 +25,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(run=run)
 
 
-def _listen(config: Config, override: str | None) -> tuple[str, int]:
-    try:
-        return parse_listen(override or config.listen)
-    except ValueError as exc:
-        raise ConfigError("--listen", "", str(exc)) from None
-
-
 def run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
-    host, port = _listen(config, args.listen)
+    host, port = listen_address(args.listen or config.listen)
     if args.check:
         print(f"{config.file}: ok ({len(config.kpis)} KPI queries, listen {host}:{port})")
         return 0
-
-    import uvicorn
 
     from exporters.kpis.engine import KpiEngine
     from exporters.kpis.server import create_app
     from exporters.logs import configure_logging
 
     configure_logging(config.log_level, config.secrets.scrub, levels=config.log_levels)
-    uvicorn.run(
-        create_app(KpiEngine(config)),
-        host=host,
-        port=port,
-        log_config=None,
-        access_log=False,
-        server_header=False,
-        timeout_graceful_shutdown=5,
-    )
+    serve(create_app(KpiEngine(config)), (host, port))
     return 0

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from exporters import naming
-from exporters.probe.config import parse_listen
 from exporters.probe.kinds import postgres
+from exporters.serving import parse_listen
 from exporters.spec import Secrets, Section, open_document
 
 VERSION = "obsstack/v1"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from exporters.probe.config import Config, load_config, parse_listen
-from exporters.spec import ConfigError
+from exporters.probe.config import load_config
+from exporters.serving import listen_address, serve
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -41,30 +41,12 @@ def run_check(args: argparse.Namespace) -> int:
     return 0
 
 
-def _listen(config: Config, override: str | None) -> tuple[str, int]:
-    text = override or config.listen
-    try:
-        return parse_listen(text)
-    except ValueError as exc:
-        raise ConfigError("--listen", "", str(exc)) from None
-
-
 def run_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from exporters.logs import configure_logging
     from exporters.probe.server import create_app
 
     config = load_config(args.config)
-    host, port = _listen(config, args.listen)
+    listen = listen_address(args.listen or config.listen)
     configure_logging(config.log_level, config.secrets.scrub)
-    uvicorn.run(
-        create_app(config),
-        host=host,
-        port=port,
-        log_config=None,
-        access_log=False,
-        server_header=False,
-        timeout_graceful_shutdown=5,
-    )
+    serve(create_app(config), listen)
     return 0

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from exporters.probe.kinds import KINDS
+from exporters.serving import parse_listen
 from exporters.spec import ConfigError, Secrets, Section, open_document
 
 VERSION = "obsstack/v1"
@@ -63,14 +64,6 @@ class Config:
 
     def dependency(self, name: str) -> Dependency | None:
         return next((d for d in self.dependencies if d.name == name), None)
-
-
-def parse_listen(text: str) -> tuple[str, int]:
-    """``HOST:PORT`` (IPv6 hosts in brackets) -> (host, port); ValueError when malformed."""
-    host, sep, port = text.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(f"must be HOST:PORT (got {text!r})")
-    return host.strip("[]"), int(port)
 
 
 def _retry(section: Section, base: RetryPolicy) -> RetryPolicy:
@@ -191,4 +184,4 @@ def load_config(path: Path | str, env: dict[str, str] | None = None) -> Config:
     return read_config(open_document(path, env=env))
 
 
-__all__ = ["Config", "ConfigError", "Dependency", "load_config", "parse_listen"]
+__all__ = ["Config", "ConfigError", "Dependency", "load_config"]
