@@ -15,17 +15,19 @@ class Agent:
     weight: float  # share of the traffic
 
 
+# Failure rates add up to about 0.45 % of AI queries: the shipped 99 % AI availability SLO is
+# met by default, so a new stack pages nobody. PUT /internal/incident makes an agent burn it.
 AGENTS = (
-    Agent("code_assistant", 0.8, 0.02, 20),
-    Agent("doc_search", 0.15, 0.005, 18),
-    Agent("support_bot", 0.3, 0.01, 14),
-    Agent("sql_agent", 0.6, 0.08, 10),  # the flaky one
-    Agent("translator", 0.4, 0.01, 8),
-    Agent("summarizer", 1.2, 0.02, 8),
-    Agent("data_analyst", 1.0, 0.03, 7),
-    Agent("test_writer", 1.5, 0.02, 6),
-    Agent("security_scanner", 1.8, 0.04, 5),
-    Agent("planner", 3.0, 0.03, 4),  # the slow one
+    Agent("code_assistant", 0.8, 0.004, 20),
+    Agent("doc_search", 0.15, 0.001, 18),
+    Agent("support_bot", 0.3, 0.002, 14),
+    Agent("sql_agent", 0.6, 0.015, 10),  # the flaky one
+    Agent("translator", 0.4, 0.002, 8),
+    Agent("summarizer", 1.2, 0.004, 8),
+    Agent("data_analyst", 1.0, 0.006, 7),
+    Agent("test_writer", 1.5, 0.004, 6),
+    Agent("security_scanner", 1.8, 0.008, 5),
+    Agent("planner", 3.0, 0.006, 4),  # the slow one
 )
 AGENTS_BY_NAME = {agent.name: agent for agent in AGENTS}
 
@@ -60,7 +62,8 @@ USERS_PER_TENANT = 5
 # The demo's tenant label cap: fewer than the tenants, so that ``other`` shows up.
 TENANT_CAP = 8
 
-REVIEW_RESULTS = (("approved", 60), ("changes_requested", 35), ("failed", 5))
+# A failed review is a server error (500): rare enough for the 99.9 % API availability SLO.
+REVIEW_RESULTS = (("approved", 60), ("changes_requested", 39.7), ("failed", 0.3))
 MAX_FAILED_LOGINS = 5
 LOCKOUT_SECONDS = 60
 
