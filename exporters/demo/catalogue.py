@@ -63,7 +63,7 @@ USERS_PER_TENANT = 5
 TENANT_CAP = 8
 
 # A failed review is a server error (500): rare enough for the 99.9 % API availability SLO.
-REVIEW_RESULTS = (("approved", 60), ("changes_requested", 39.7), ("failed", 0.3))
+REVIEW_RESULTS = (("approved", 60), ("changes_requested", 39.9), ("failed", 0.1))
 MAX_FAILED_LOGINS = 5
 LOCKOUT_SECONDS = 60
 
