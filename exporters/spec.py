@@ -19,7 +19,10 @@ import yaml
 T = TypeVar("T")
 _MISSING: Any = object()
 
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w|y)")
+# Prometheus' own duration syntax: whole numbers, units from the largest down, each once.
+_DURATION = re.compile(
+    r"^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$"
+)
 _DURATION_MILLIS = {
     "ms": 1,
     "s": 1000,
@@ -48,9 +51,12 @@ def parse_duration(text: str) -> float:
 
     Raises ValueError on anything else, including zero-length strings.
     """
-    if not text or _DURATION_PART.sub("", text) != "":
+    match = _DURATION.match(text)
+    if not text or match is None:
         raise ValueError(f"invalid duration {text!r}")
-    return sum(float(n) * _DURATION_MILLIS[u] for n, u in _DURATION_PART.findall(text)) / 1000
+    units = ("y", "w", "d", "h", "m", "s", "ms")
+    pairs = zip(match.groups(), units, strict=True)
+    return sum(int(n) * _DURATION_MILLIS[u] for n, u in pairs if n) / 1000
 
 
 def format_duration(seconds: float) -> str:
@@ -260,16 +266,29 @@ class Section:
                 value = path.read_text().strip()
             except OSError as exc:
                 raise self.error(file_key, f"cannot read {name}: {exc.strerror}") from None
+            except UnicodeDecodeError:
+                raise self.error(file_key, f"{name} is not UTF-8 text") from None
             if not value:
                 raise self.error(file_key, f"{name} is empty")
-            return self.secrets.add(value)
+            return self._checked_secret(file_key, value)
         if inline:
-            value = self.string(key)
-            return self.secrets.add(value)
+            if not isinstance(self.data[key], str):  # never echo what may be the secret itself
+                self._used.add(key)
+                raise self.error(
+                    key, "must be a string (quote it, or use ${ENV} or the _file form)"
+                )
+            return self._checked_secret(key, self.string(key))
         self._used.update({key, file_key})
         if required:
             raise self.error(key, f"is required (or {file_key})")
         return None
+
+    def _checked_secret(self, key: str, value: str) -> str:
+        # A control character (say a newline left in an environment variable) would end up in
+        # a header and in the driver's error text, escaped, out of reach of scrubbing.
+        if any(ord(c) < 32 or ord(c) == 127 for c in value):
+            raise self.error(key, "contains a control character (a trailing newline?)")
+        return self.secrets.add(value)
 
     # -- nested -----------------------------------------------------------------------------
     def section(self, key: str, *, optional: bool = False) -> Section:
@@ -316,12 +335,29 @@ def _read(path: Path | str) -> str:
         return Path(path).read_text()
     except OSError as exc:
         raise ConfigError(str(path), "", f"cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(str(path), "", "is not UTF-8 text") from None
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key repeated in one mapping (YAML keeps the last silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _value in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
 
 def load_yaml(path: Path | str) -> Any:
     """Load one YAML document; unreadable or malformed files become a ConfigError."""
     try:
-        return yaml.safe_load(_read(path))
+        return yaml.load(_read(path), Loader=_StrictLoader)  # a SafeLoader subclass
     except yaml.YAMLError as exc:
         raise _yaml_error(str(path), exc) from None
 
@@ -329,7 +365,8 @@ def load_yaml(path: Path | str) -> Any:
 def load_all_yaml(path: Path | str) -> list[Any]:
     """Load every document of a multi-document YAML file (OpenSLO style)."""
     try:
-        return [doc for doc in yaml.safe_load_all(_read(path)) if doc is not None]
+        documents = yaml.load_all(_read(path), Loader=_StrictLoader)  # a SafeLoader subclass
+        return [doc for doc in documents if doc is not None]
     except yaml.YAMLError as exc:
         raise _yaml_error(str(path), exc) from None
 

@@ -22,6 +22,9 @@ log = logging.getLogger("obsstack.probe")
 
 # Below this, another attempt would not have a fair chance to finish: do not retry.
 _MIN_ATTEMPT_SECONDS = 0.05
+# How long past its budget a scrape waits for a probe to record its own timeout (a cancelled
+# probe closes its socket first). Well inside the 0.5 s kept below Prometheus' scrape timeout.
+_SETTLE_SECONDS = 0.1
 
 
 @dataclass(frozen=True)
@@ -115,20 +118,23 @@ class Prober:
     async def probe(self, name: str, budget: float) -> Outcome:
         """Probe one dependency within ``budget`` seconds, joining a probe already in flight."""
         state = self.states[name]
+        started = self.clock()
         task = state.inflight
         if task is None or task.done():
             timeout = min(state.dependency.timeout, budget)
-            task = asyncio.create_task(self._run(state, timeout), name=f"probe:{name}")
+            # The deadline is fixed now, before the task is scheduled: the probe's own timeout
+            # then always ends before this scrape stops waiting for it.
+            task = asyncio.create_task(
+                self._run(state, started + timeout, timeout), name=f"probe:{name}"
+            )
             state.inflight = task
-        started = self.clock()
         try:
             # shield: a scrape that gives up must not cancel the probe other scrapes share.
-            return await asyncio.wait_for(asyncio.shield(task), timeout=budget)
+            return await asyncio.wait_for(asyncio.shield(task), timeout=budget + _SETTLE_SECONDS)
         except TimeoutError:
-            waited = self.clock() - started
             return Outcome(
                 up=False,
-                duration=waited,
+                duration=self.clock() - started,
                 timeout=budget,
                 finished_at=time.time(),
                 reason=naming.REASON_TIMEOUT,
@@ -154,7 +160,7 @@ class Prober:
         if stale:
             await self.probe_all(budget, stale)
 
-    async def _run(self, state: DependencyState, timeout: float) -> Outcome:
+    async def _run(self, state: DependencyState, deadline: float, timeout: float) -> Outcome:
         dependency = state.dependency
         if not state.circuit.allow():
             last = state.last
@@ -170,7 +176,7 @@ class Prober:
             )
             self._remember(state, outcome, naming.CIRCUIT_OPEN)
             return outcome
-        outcome = await self._attempts(state, timeout)
+        outcome = await self._attempts(state, deadline, timeout)
         before = state.circuit.state
         state.circuit.record(outcome.up)
         if outcome.up:
@@ -181,12 +187,11 @@ class Prober:
         self._remember(state, outcome, before)
         return outcome
 
-    async def _attempts(self, state: DependencyState, timeout: float) -> Outcome:
-        """Run the kind's probe, retrying transient failures with backoff inside ``timeout``."""
+    async def _attempts(self, state: DependencyState, deadline: float, timeout: float) -> Outcome:
+        """Run the kind's probe, retrying transient failures with backoff until ``deadline``."""
         dependency = state.dependency
         kind = KINDS[dependency.kind]
-        started = self.clock()
-        deadline = started + timeout
+        started = deadline - timeout
         backoff = dependency.retry.initial_backoff
         attempt = 0
         while True:

@@ -101,11 +101,6 @@ class ProbeCollector(Collector):
         families.add(naming.PROBE_SUCCESS, (), self.outcome.up)
         families.add(naming.PROBE_DURATION, (), self.outcome.duration)
         families.add(naming.PROBE_TIMEOUT, (), self.outcome.timeout)
-        families.add(
-            naming.DEPENDENCY_CIRCUIT_STATE,
-            (self.state.dependency.name, self.state.dependency.kind),
-            self.state.circuit.state,
-        )
         add_samples(families, self.state, self.outcome)
         yield from families
         if self.outcome.reason is not None:

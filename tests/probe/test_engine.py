@@ -61,6 +61,11 @@ async def test_scrape_timeout_header_bounds_every_probe(blackhole, make_config, 
     # min(configured budget 20 s, header 1.5 s - 0.5 s) = 1 s, below the 30 s probe timeout
     assert sample(text, "dependency_probe_timeout_seconds", dependency="hung-redis") == 1.0
     assert sample(text, "dependency_up", dependency="hung-redis") == 0
+    # the probe's own timeout was recorded before this scrape rendered, not a later one's
+    assert (
+        sample(text, "dependency_probe_failures_total", dependency="hung-redis", reason="timeout")
+        == 1
+    )
     assert sample(text, "dependency_up", dependency="main-db") == 1
     duration = sample(text, "dependency_probe_duration_seconds", dependency="hung-redis")
     assert duration is not None and duration < 1.5  # answered inside Prometheus' own timeout

@@ -30,15 +30,16 @@ class Settings:
     user: str
     password: str | None = field(default=None, repr=False)
     dsn: str | None = field(default=None, repr=False)
-    sslmode: str = "prefer"
+    sslmode: str | None = "prefer"  # None: the dsn's own sslmode (libpq default: prefer)
     query: str = "SELECT 1"
 
 
 def read_settings(section: Section) -> Settings:
     query = section.string("query", "SELECT 1")
-    sslmode = section.string("sslmode", "prefer", choices=SSL_MODES)
+    sslmode = section.string("sslmode", None, choices=SSL_MODES)
     dsn = section.secret("dsn")
     if dsn is not None:
+        # Without sslmode the dsn's own ?sslmode= applies: asyncpg reads it only when ssl=None.
         for key in ("host", "port", "database", "user", "password", "password_file"):
             if section.has(key):
                 raise section.error(key, "set either dsn or the separate connection fields")
@@ -49,7 +50,7 @@ def read_settings(section: Section) -> Settings:
         database=section.string("database", "postgres"),
         user=section.string("user", "postgres"),
         password=section.secret("password"),
-        sslmode=sslmode,
+        sslmode=sslmode or "prefer",
         query=query,
     )
 

@@ -43,9 +43,13 @@ def read_endpoint(
     url = section.string("url", default_url)
     if url is None:
         raise section.error("url", "is required")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        written = section.data.get("url", url)  # as written: an expanded ${VAR} may be secret
+    written = section.data.get("url", url)  # as written: an expanded ${VAR} may be secret
+    try:
+        parts = urlsplit(url)
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        valid = False
+    if not valid:
         raise section.error("url", f"must be an http:// or https:// URL (got {written!r})")
     if parts.username or parts.password:
         raise section.error("url", "must not carry credentials; use username and password_file")
@@ -112,7 +116,9 @@ async def fetch(http: httpx.AsyncClient, method: str, url: str, **kwargs: Any) -
             naming.REASON_PROTOCOL, f"connection broken: {type(exc).__name__}", transient=True
         ) from None
     if response.status_code in (401, 403):
-        raise ProbeFailure(naming.REASON_AUTH, f"HTTP {response.status_code} from {url}")
+        raise ProbeFailure(
+            naming.REASON_AUTH, f"HTTP {response.status_code} from {response.request.url.path}"
+        )
     return response
 
 
