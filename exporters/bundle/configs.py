@@ -67,6 +67,10 @@ def prometheus_config(topology: Topology, dependencies: list[str]) -> dict[str, 
                         {"source_labels": ["__param_target"], "target_label": naming.DEPENDENCY},
                         {"target_label": "__address__", "replacement": topology.address(name)},
                     ],
+                    # The kind details are scraped from /metrics already: keep them once.
+                    "metric_relabel_configs": [
+                        {"source_labels": ["__name__"], "regex": "probe_.+", "action": "keep"}
+                    ],
                 }
             )
         if name == "otel-collector":
@@ -224,7 +228,8 @@ def alertmanager_config(
         "templates": [f"{topology.templates_dir}/*.tmpl"],
         "route": {
             "receiver": "default",
-            "group_by": ["alertname", naming.SERVICE_LABEL, naming.SLO_LABEL],
+            # One page per SLO and per dependency: two dependencies down are two incidents.
+            "group_by": ["alertname", naming.SERVICE_LABEL, naming.SLO_LABEL, naming.DEPENDENCY],
             "group_wait": alerting.group_wait,
             "group_interval": alerting.group_interval,
             "repeat_interval": alerting.repeat_interval,

@@ -20,6 +20,7 @@ import hmac
 import html
 import time
 import uuid
+from collections import deque
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -32,6 +33,7 @@ OPSGENIE_PRIORITIES = ("P1", "P2", "P3", "P4", "P5")
 OPSGENIE_RESPONDER_TYPES = ("team", "user", "escalation", "schedule")
 OPSGENIE_MESSAGE_MAX = 130
 WEBHOOK_VERSION = "4"
+REDACTED = "<redacted>"
 
 
 @dataclass
@@ -45,15 +47,20 @@ class Event:
     body: dict[str, Any]
 
 
+KEPT = 1000  # events and rejections kept; the heartbeat alone posts one a minute
+
+
 @dataclass
 class Inbox:
     """What the sink received: accepted events, rejected requests and the incidents still open."""
 
-    events: list[Event] = field(default_factory=list)
-    rejected: list[dict[str, Any]] = field(default_factory=list)
+    events: deque[Event] = field(default_factory=lambda: deque(maxlen=KEPT))
+    rejected: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=KEPT))
     open_incidents: dict[str, str] = field(default_factory=dict)  # "api:key" -> summary
 
     def accept(self, api: str, action: str, key: str, body: dict[str, Any], summary: str) -> None:
+        if "routing_key" in body:  # /events is unauthenticated: never show a key back
+            body = {**body, "routing_key": REDACTED}
         self.events.append(Event(api, action, key, time.time(), body))
         if action in ("trigger", "create"):
             self.open_incidents[f"{api}:{key}"] = summary
@@ -241,7 +248,7 @@ def create_app(pagerduty_routing_key: str, opsgenie_api_key: str) -> FastAPI:
         return JSONResponse(
             {
                 "events": [asdict(e) for e in inbox.events],
-                "rejected": inbox.rejected,
+                "rejected": list(inbox.rejected),
                 "open": inbox.open_incidents,
             }
         )
@@ -259,7 +266,7 @@ def create_app(pagerduty_routing_key: str, opsgenie_api_key: str) -> FastAPI:
         recent = "".join(
             f"<tr><td>{time.strftime('%H:%M:%S', time.gmtime(e.received_at))}</td>"
             f"<td>{html.escape(e.api)}</td><td>{html.escape(e.action)}</td></tr>"
-            for e in reversed(inbox.events[-50:])
+            for e in list(reversed(inbox.events))[:50]
         )
         return HTMLResponse(
             "<!doctype html><html lang=en><head><meta charset=utf-8><title>on-call inbox</title>"

@@ -106,8 +106,9 @@ def _start_time(pid: int) -> str | None:
 
 
 def _alive(record: dict[str, object]) -> bool:
-    pid = int(str(record["pid"]))
-    return _start_time(pid) == record["start_time"]
+    """The recorded process still runs: same PID and same start time (not a recycled PID)."""
+    recorded = record.get("start_time")
+    return recorded is not None and _start_time(int(str(record["pid"]))) == recorded
 
 
 def _port_free(port: int) -> bool:
@@ -312,7 +313,7 @@ def optional_processes(state: State, t: Topology, binaries: dict[str, str]) -> l
                     "COLLECTOR_METRICS_ENDPOINT": f"127.0.0.1:{COLLECTOR_EXPORTED_METRICS_PORT}",
                     "COLLECTOR_TELEMETRY_HOST": "127.0.0.1",
                     "JAEGER_OTLP_ENDPOINT": f"127.0.0.1:{JAEGER_NATIVE_OTLP[0]}",
-                    "LOKI_OTLP_ENDPOINT": t.url("loki", "/otlp") if t.runs("loki") else "",
+                    "LOKI_OTLP_ENDPOINT": t.url("loki", "/otlp"),
                 },
             )
         )
@@ -376,6 +377,10 @@ def _find_binaries() -> tuple[dict[str, str], list[str]]:
             )
         else:
             found[name] = path
+    if "otel-collector" in found and not {"loki", "jaeger"} <= set(found):
+        # Its pipelines export to both: without one its configuration cannot load.
+        del found["otel-collector"]
+        skipped.append(f"  {'otel-collector':<14} skipped: it needs Loki and Jaeger running too")
     return found, skipped
 
 
@@ -420,7 +425,7 @@ def up(options: Options) -> list[str]:
             _start(state, process)
             started.append(process)
             _wait_healthy(state, process, options.health_timeout)
-    except RunnerError:
+    except BaseException:  # a failed start, Ctrl-C, an OSError: stop what did start
         down(options)
         raise
     lines = [f"obsstack is up (state in {state.root})"]

@@ -133,7 +133,7 @@ def test_data_lives_in_named_volumes_with_retention():
 
 
 def test_healthchecks_and_start_order():
-    without_shell = {"jaeger", "otel-collector"}  # images without a shell or HTTP client
+    without_shell = {"loki", "jaeger", "otel-collector"}  # images without a shell or HTTP client
     clients = {"traffic"}  # serve no endpoint
     for name, service in services().items():
         assert "mem_limit" in service, f"{name}: no memory limit"

@@ -133,7 +133,7 @@ def test_receivers_use_key_files_and_the_notification_templates():
     assert opsgenie["P1"]["responders"] == [{"type": "team", "name": "platform-oncall"}]
     assert "obsstack.title" in pagerduty["description"]
     assert config["templates"] == ["/etc/alertmanager/templates/*.tmpl"]
-    assert config["route"]["group_by"] == ["alertname", "service", "slo"]
+    assert config["route"]["group_by"] == ["alertname", "service", "slo", "dependency"]
 
 
 def test_notification_template_renders():

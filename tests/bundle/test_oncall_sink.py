@@ -48,6 +48,8 @@ async def test_trigger_then_resolve_closes_the_incident(sink):
     assert (await sink.get("/events")).json()["open"] == {
         f"pagerduty:{'a' * 64}": "[FIRING:1] DependencyDown redis"
     }
+    shown = (await sink.get("/events")).json()["events"][0]["body"]
+    assert shown["routing_key"] == "<redacted>"  # /events has no auth: never show the key
     resolve = {"routing_key": KEY, "event_action": "resolve", "dedup_key": "a" * 64}
     assert (await sink.post("/v2/enqueue", json=resolve)).status_code == 202
     assert (await sink.get("/events")).json()["open"] == {}
