@@ -18,7 +18,7 @@ from exporters.spec import ConfigError, Section, format_duration
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 LABEL = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
-RESERVED_LABELS = {naming.SERVICE_LABEL, naming.SLO_LABEL, naming.TIER_LABEL, "alertname"}
+RESERVED_LABELS = {"alertname"}  # and every name starting with naming.RESERVED_LABEL_PREFIX
 SLO_DASHBOARD_PATH = "/d/obsstack-slos/slos"  # the SLOs dashboard (uid obsstack-slos)
 
 
@@ -54,14 +54,13 @@ def name(section: Section, key: str) -> str:
     return value
 
 
-def labels(section: Section, key: str, *, allow_severity: bool = False) -> dict[str, str]:
-    """A label mapping; the identity labels the rules set themselves are refused."""
+def labels(section: Section, key: str) -> dict[str, str]:
+    """A label mapping of any valid names but obsstack's own (``obsstack_*``, ``alertname``)."""
     values: dict[str, str] = section.str_map(key, {})
     for label in values:
         if not LABEL.match(label) or label.startswith("__"):
             raise section.error(f"{key}.{label}", "is not a valid label name")
-        reserved = RESERVED_LABELS | (set() if allow_severity else {naming.SEVERITY_LABEL})
-        if label in reserved:
+        if label in RESERVED_LABELS or label.startswith(naming.RESERVED_LABEL_PREFIX):
             raise section.error(f"{key}.{label}", "is set by obsstack and cannot be overridden")
     return values
 
@@ -80,8 +79,13 @@ def tiers_with(
     period: float,
     common: TierExtras,
     extras: dict[str, TierExtras],
+    alert_name: str = "",
 ) -> tuple[AlertTier, ...]:
-    """The table's tiers for ``period``, labels and annotations added, disabled ones left out."""
+    """The table's tiers for ``period``, labels and annotations added, disabled ones left out.
+
+    ``alert_name`` renames both tiers' alerts (Sloth's ``alerting.name``); they stay apart by
+    their tier label.
+    """
     tiers = []
     for tier in table.tiers_for(period):
         extra = extras.get(tier.name, TierExtras())
@@ -91,6 +95,7 @@ def tiers_with(
                     tier,
                     labels={**common.labels, **extra.labels},
                     annotations={**common.annotations, **extra.annotations},
+                    alert_name=alert_name,
                 )
             )
     return tuple(tiers)
@@ -100,7 +105,7 @@ def read_extras(section: Section, *, disable: bool = True) -> TierExtras:
     """``labels`` and ``annotations`` (and ``disable``) of an alerting section, closed."""
     extras = TierExtras(
         disabled=section.boolean("disable", False) if disable else False,
-        labels=labels(section, "labels", allow_severity=True),
+        labels=labels(section, "labels"),
         annotations=section.str_map("annotations", {}),
     )
     return extras

@@ -76,6 +76,7 @@ class AlertTier:
     windows: tuple[AlertWindow, ...]
     labels: Mapping[str, str] = field(default_factory=dict)
     annotations: Mapping[str, str] = field(default_factory=dict)
+    alert_name: str = ""  # the spec's own alert name (Sloth's alerting.name); default below
 
     @property
     def severity(self) -> str:
@@ -85,6 +86,12 @@ class AlertTier:
 
     @property
     def alertname(self) -> str:
+        """The alert's name: the spec's own, else ``SLOBurnRatePage`` / ``SLOBurnRateTicket``."""
+        return self.alert_name or self.default_alertname
+
+    @property
+    def default_alertname(self) -> str:
+        """The obsstack name of this tier's alert, which also names its runbook section."""
         if self.name == naming.TIER_PAGE:
             return naming.ALERT_SLO_BURN_RATE_PAGE
         return naming.ALERT_SLO_BURN_RATE_TICKET

@@ -481,14 +481,20 @@ PLATFORM_RATE_LIMIT_REJECTIONS = MetricSpec(
 SLO_RULE_PREFIX = "slo:"  # recording rules: slo:<measure>:<window>
 SLO_RULE_GROUP_PREFIX = "obsstack-slo-"
 STACK_RULE_GROUP = "obsstack-stack"
-SLO_LABEL = "slo"
-SERVICE_LABEL = "service"
+# Labels obsstack sets on its own records and alerts. Its own machinery is namespaced
+# (obsstack_*), like Sloth's sloth_*, so that no user label (an SLO's labels, a Sloth spec's
+# labels, the labels a grouped SLI keeps) can collide with it. `severity` is the Alertmanager
+# convention and a spec may override it; routing and inhibition read the tier, never severity.
+SLO_LABEL = "obsstack_slo"
+SERVICE_LABEL = "obsstack_service"
+TIER_LABEL = "obsstack_tier"  # page, ticket, heartbeat, inhibitor: what Alertmanager routes on
 SEVERITY_LABEL = "severity"
-TIER_LABEL = "tier"
+STACK_LABEL = "stack"  # Prometheus external label: one stack's alerts never touch another's
 SEVERITY_PAGE = "critical"
 SEVERITY_TICKET = "warning"
 TIER_PAGE = "page"
 TIER_TICKET = "ticket"
+RESERVED_LABEL_PREFIX = "obsstack_"
 
 ALERT_DEPENDENCY_DOWN = "DependencyDown"
 ALERT_DEPENDENCY_CIRCUIT_OPEN = "DependencyCircuitOpen"
@@ -498,7 +504,8 @@ ALERT_TARGET_DOWN = "TargetDown"
 ALERT_RULE_EVALUATION_FAILURES = "PrometheusRuleEvaluationFailures"
 ALERT_NOTIFICATIONS_FAILING = "AlertmanagerNotificationsFailing"
 ALERT_WATCHDOG = "Watchdog"
-# SLO alerts (alerts/generated/<service>.rules.yml), one rule of each per SLO.
+# SLO alerts (alerts/generated/<service>.<slo>.rules.yml), one rule of each per SLO. The burn
+# rate alerts may be renamed per SLO (Sloth's alerting.name): match them by tier, not by name.
 ALERT_SLO_BURN_RATE_PAGE = "SLOBurnRatePage"
 ALERT_SLO_BURN_RATE_TICKET = "SLOBurnRateTicket"
 ALERT_SLO_BUDGET_EXHAUSTED = "SLOErrorBudgetExhausted"
@@ -506,6 +513,16 @@ ALERT_SLO_DATA_ABSENT = "SLODataAbsent"
 # Watchdog: always firing, routed to a dead man's switch and never to a person.
 SEVERITY_NONE = "none"
 TIER_HEARTBEAT = "heartbeat"
+# AlertExplained: never notifies. It fires while another alert is explained by a louder one
+# (an SLO's ticket by its page, an SLO alert by a dependency outage, a dependency's slow probe
+# by the dependency being down) and only for as long as the explained alert itself fires, so
+# Alertmanager mutes the explained alert without ever muting its resolve.
+ALERT_EXPLAINED = "AlertExplained"
+TIER_INHIBITOR = "inhibitor"
+EXPLAINS_LABEL = "explains"  # the tier (page, ticket) or the stack alert name it mutes
+CAUSE_LABEL = "cause"  # page or dependency: what explains it
+CAUSE_PAGE = "page"
+CAUSE_DEPENDENCY = "dependency"
 
 # Scrape job names used by the bundle's Prometheus configuration.
 JOB_EXPORTER = "obsstack-exporter"  # the probe exporter's /metrics
