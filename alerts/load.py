@@ -1,8 +1,10 @@
 """Loading an SLO spec file of any accepted format into an :class:`alerts.model.SLOSpec`.
 
-The format is told by the first document: ``version: obsstack/v1`` (``alerts/slos.yaml``),
-``version: prometheus/v1`` (a Sloth spec) or ``apiVersion: openslo/v1`` (OpenSLO documents).
-An obsstack spec may ``include`` Sloth and OpenSLO files, so teams can migrate one at a time.
+The format is told by the first document: ``version: obsstack/v1`` (``alerts/slos.yaml``, a
+single document) or a foreign file, whose documents (``---``) are each read on their own, as
+Sloth reads them: ``version: prometheus/v1`` (a Sloth spec) or ``apiVersion: openslo/v1``
+(OpenSLO documents, which may refer to each other within the file). An obsstack spec may
+``include`` foreign files, so teams can migrate one at a time.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from exporters.artifacts import REPO_ROOT
 from exporters.spec import ConfigError, Section, load_all_yaml
 
 DEFAULT_SPEC = Path(__file__).with_name("slos.yaml")
-FOREIGN_FORMATS = "version: prometheus/v1 (Sloth) or apiVersion: openslo/v1 (OpenSLO)"
+FOREIGN_VERSIONS = (sloth.VERSION, openslo.VERSION)
+FOREIGN_FORMATS = f"version: {sloth.VERSION} (Sloth) or apiVersion: {openslo.VERSION} (OpenSLO)"
 
 
 def display_path(path: Path) -> str:
@@ -49,14 +52,15 @@ def load_spec(path: Path | str) -> SLOSpec:
         parsed = read_document(document, builtin)
         services, slos = list(parsed.services), list(parsed.slos)
         for included, where in parsed.includes:
-            extra = _read_foreign(
+            if not (path.parent / included).exists():
+                raise ConfigError(file, where, "not found")
+            slos += _read_foreign(
                 path.parent / included, parsed.defaults, parsed.tables, f"{file}: {where}"
             )
-            slos += extra
         services = _with_implicit_services(services, slos)
         links = parsed.defaults.links
-    elif kind in ("prometheus/v1", "openslo/v1"):
-        slos = _read_foreign(path, Defaults(), builtin, "")
+    elif kind in FOREIGN_VERSIONS:
+        slos = _read_foreign(path, Defaults(), builtin)
         services = _with_implicit_services([], slos)
         links = Links()
     else:
@@ -83,21 +87,35 @@ def _format(document: Any) -> str:
 
 
 def _read_foreign(
-    path: Path, defaults: Defaults, tables: dict[str, WindowTable], included_from: str
+    path: Path,
+    defaults: Defaults,
+    tables: dict[str, WindowTable],
+    included_from: str = "",
 ) -> list[SLO]:
+    """Every SLO of a Sloth or OpenSLO file, in document order; each document is read on its
+    own (key paths start with ``documents[i]``, but for a file of one Sloth spec)."""
     file = display_path(path)
-    if not path.exists() and included_from:
-        raise ConfigError(included_from.split(": ")[0], included_from.split(": ")[1], "not found")
     documents = load_all_yaml(path)
-    kind = _format(documents[0]) if documents else ""
-    if kind == "prometheus/v1":
-        if len(documents) > 1:
-            raise ConfigError(file, "", "a Sloth spec is a single YAML document")
-        return sloth.read(Section(documents[0], file), defaults, tables)
-    if kind == "openslo/v1":
-        return openslo.read(documents, file, defaults, tables)
-    where = included_from or file
-    raise ConfigError(file, "", f"must be {FOREIGN_FORMATS} (included from {where})")
+    if not documents:
+        raise ConfigError(file, "", "is empty")
+    found: list[tuple[int, SLO]] = []
+    openslo_v1: list[tuple[int, Any]] = []
+    for index, data in enumerate(documents):
+        where = f"documents[{index}]"
+        kind = _format(data)
+        if kind == sloth.VERSION:
+            document = Section(data, file, where if len(documents) > 1 else "")
+            found += [(index, slo) for slo in sloth.read(document, defaults, tables)]
+        elif kind == openslo.VERSION:
+            openslo_v1.append((index, data))
+        else:
+            path_in_file = where if len(documents) > 1 else ""
+            origin = f" (included from {included_from})" if included_from else ""
+            raise ConfigError(file, path_in_file, f"must be {FOREIGN_FORMATS}{origin}")
+    found += openslo.read(openslo_v1, file, defaults, tables)
+    if not found:
+        raise ConfigError(file, "", "has no kind: SLO document")
+    return [slo for _index, slo in sorted(found, key=lambda pair: pair[0])]
 
 
 def _with_implicit_services(services: list[Service], slos: list[SLO]) -> list[Service]:

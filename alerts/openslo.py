@@ -27,7 +27,7 @@ from alerts import sli as sli_kinds
 from alerts.build import Defaults, TierExtras, build_slo, name, tiers_with
 from alerts.model import SLI, SLO
 from alerts.windows import WindowTable
-from exporters.spec import ConfigError, Section
+from exporters.spec import Section
 
 VERSION = "openslo/v1"
 IGNORED_KINDS = (
@@ -40,23 +40,25 @@ IGNORED_KINDS = (
 
 
 def read(
-    documents: list[Any], file: str, defaults: Defaults, tables: dict[str, WindowTable]
-) -> list[SLO]:
-    """Every ``kind: SLO`` document of an OpenSLO file."""
-    sections = [Section(doc, file, f"documents[{i}]") for i, doc in enumerate(documents)]
+    documents: list[tuple[int, Any]],
+    file: str,
+    defaults: Defaults,
+    tables: dict[str, WindowTable],
+) -> list[tuple[int, SLO]]:
+    """The ``kind: SLO`` documents among ``documents`` (index in the file, parsed YAML), each
+    with its index; ``kind: SLI`` documents are what their ``indicatorRef`` names."""
+    sections = [(i, Section(doc, file, f"documents[{i}]")) for i, doc in documents]
     indicators: dict[str, Section] = {}
     slo_documents = []
-    for document in sections:
+    for index, document in sections:
         document.string("apiVersion", choices=(VERSION,))
         kind = document.string("kind", choices=("SLO", "SLI", *IGNORED_KINDS))
         if kind == "SLI":
             metadata = document.section("metadata")
             indicators[name(metadata, "name")] = document.section("spec")
         elif kind == "SLO":
-            slo_documents.append(document)
-    if not slo_documents:
-        raise ConfigError(file, "", "has no kind: SLO document")
-    return [_read_slo(doc, indicators, defaults, tables) for doc in slo_documents]
+            slo_documents.append((index, document))
+    return [(i, _read_slo(doc, indicators, defaults, tables)) for i, doc in slo_documents]
 
 
 def _read_slo(
