@@ -2,9 +2,10 @@
 
 The format is told by the first document: ``version: obsstack/v1`` (``alerts/slos.yaml``, a
 single document) or a foreign file, whose documents (``---``) are each read on their own, as
-Sloth reads them: ``version: prometheus/v1`` (a Sloth spec) or ``apiVersion: openslo/v1``
-(OpenSLO documents, which may refer to each other within the file). An obsstack spec may
-``include`` foreign files, so teams can migrate one at a time.
+Sloth reads them: ``version: prometheus/v1`` (a Sloth spec), ``apiVersion: openslo/v1alpha``
+(the OpenSLO version Sloth reads) or ``apiVersion: openslo/v1`` (OpenSLO documents, which may
+refer to each other within the file). An obsstack spec may ``include`` foreign files, so teams
+can migrate one at a time.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from alerts import openslo, sloth
+from alerts import openslo, openslo_v1alpha, sloth
 from alerts.build import Defaults, Links, check_unique_slos
 from alerts.model import SLO, Service, SLOSpec
 from alerts.spec import VERSION, read_document
@@ -21,8 +22,11 @@ from exporters.artifacts import REPO_ROOT
 from exporters.spec import ConfigError, Section, load_all_yaml
 
 DEFAULT_SPEC = Path(__file__).with_name("slos.yaml")
-FOREIGN_VERSIONS = (sloth.VERSION, openslo.VERSION)
-FOREIGN_FORMATS = f"version: {sloth.VERSION} (Sloth) or apiVersion: {openslo.VERSION} (OpenSLO)"
+FOREIGN_VERSIONS = (sloth.VERSION, openslo_v1alpha.VERSION, openslo.VERSION)
+FOREIGN_FORMATS = (
+    f"version: {sloth.VERSION} (Sloth), apiVersion: {openslo_v1alpha.VERSION} or "
+    f"{openslo.VERSION} (OpenSLO)"
+)
 
 
 def display_path(path: Path) -> str:
@@ -106,6 +110,9 @@ def _read_foreign(
         if kind == sloth.VERSION:
             document = Section(data, file, where if len(documents) > 1 else "")
             found += [(index, slo) for slo in sloth.read(document, defaults, tables)]
+        elif kind == openslo_v1alpha.VERSION:
+            document = Section(data, file, where)
+            found += [(index, slo) for slo in openslo_v1alpha.read(document, defaults, tables)]
         elif kind == openslo.VERSION:
             openslo_v1.append((index, data))
         else:

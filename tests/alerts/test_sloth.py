@@ -171,16 +171,19 @@ def test_each_document_of_a_file_is_its_own_spec():
     assert [(s.id, s.objective, s.period_name) for s in spec.slos] == [
         ("cart-requests-availability", 99.9, "30d"),
         ("wishlist-requests-availability", 99.0, "30d"),
+        ("cart-cart-checkout-0", 99.5, "30d"),
     ]
-    cart, wishlist = spec.slos
+    cart, wishlist, checkout = spec.slos
     assert [s.name for s in spec.services] == ["cart", "wishlist"]
     assert dict(cart.labels) == {"tier": "2"}
     assert dict(wishlist.labels) == {}  # the first document's labels stay in it
     assert [t.alertname for t in cart.tiers] == ["CartErrors", "CartErrors"]
     assert [dict(t.labels) for t in wishlist.tiers] == [{"tier": "3"}, {"tier": "3"}]
+    assert checkout.tiers == ()
     assert [s.source.split(": ")[1] for s in spec.slos] == [
         "documents[0].slos[0]",
         "documents[1].slos[0]",
+        "documents[2].spec",
     ]
 
 
@@ -198,6 +201,7 @@ def test_an_obsstack_spec_includes_multi_document_files_with_its_default_period(
     assert [(s.id, s.period_name) for s in spec.slos] == [
         ("cart-requests-availability", "28d"),  # Sloth: the including spec's period
         ("wishlist-requests-availability", "28d"),
+        ("cart-cart-checkout-0", "30d"),  # OpenSLO: its own timeWindows
         ("ledger-writes-availability", "28d"),
     ]
     assert spec.service("cart").depends_on == ("redis",)
