@@ -44,6 +44,8 @@ class Defaults:
     alert_windows: str = DEFAULT_TABLE
     absent_for: float = 600.0
     page_min_events: float = 0.0
+    evaluation_interval: float = 30.0
+    sloth_records: bool = False
     links: Links = field(default_factory=Links)
 
 
@@ -130,7 +132,12 @@ def build_slo(
     ``where`` is the SLO's section, for error messages; ``key_paths`` says where ``objective``
     and ``period`` are under it when the format nests them (OpenSLO).
     """
-    keys = {"objective": "objective", "period": "period", **(key_paths or {})}
+    keys = {
+        "objective": "objective",
+        "period": "period",
+        "evaluation_interval": "evaluation_interval",
+        **(key_paths or {}),
+    }
     if objective >= 100:
         raise where.error(keys["objective"], "must be below 100: 100 % leaves no error budget")
     if objective <= 0:
@@ -141,6 +148,9 @@ def build_slo(
             f"must be at least the longest alert window {format_duration(table.longest)} "
             f"of table {table.name} (got {format_duration(period)})",
         )
+    details.setdefault("evaluation_interval", defaults.evaluation_interval)
+    interval = float(details["evaluation_interval"])  # type: ignore[arg-type]
+    _check_interval(where, keys["evaluation_interval"], interval, table, period)
     slo = SLO(
         service=service,
         name=slo_name,
@@ -150,6 +160,8 @@ def build_slo(
         tiers=tiers,
         runbooks=defaults.links.runbooks,
         source=f"{where.file}: {where.path}",
+        table_windows=table.spans,
+        sloth_records=defaults.sloth_records,
         **details,  # type: ignore[arg-type]
     )
     if not slo.dashboard_url:
@@ -167,6 +179,26 @@ def build_slo(
                     "(use an alert_windows table with smaller factors)",
                 )
     return slo
+
+
+def _check_interval(
+    where: Section, key: str, interval: float, table: WindowTable, period: float
+) -> None:
+    """Every window must be a whole number of evaluations: long windows are sums of them."""
+    base = table.spans[0]
+    if interval > base:
+        raise where.error(
+            key,
+            f"must be at most the shortest window {format_duration(base)} of table "
+            f"{table.name} (got {format_duration(interval)})",
+        )
+    for span in (*table.spans, period):
+        if round(span / interval, 9) % 1:
+            raise where.error(
+                key,
+                f"must divide every window of table {table.name} and the period: "
+                f"{format_duration(span)} is not a whole number of {format_duration(interval)}",
+            )
 
 
 def check_unique_slos(slos: list[SLO]) -> None:

@@ -26,7 +26,10 @@ def rules_file(slo: SLO) -> str:
 def rule_files(spec: SLOSpec, source: str) -> dict[str, str]:
     """File name -> content of every rule file: one per SLO, then the stack's."""
     files = {
-        rules_file(slo): to_yaml({"groups": [rules.rule_group(slo)]}, source) for slo in spec.slos
+        rules_file(slo): to_yaml(
+            {"groups": [rules.rule_group(slo, spec.service(slo.service).depends_on)]}, source
+        )
+        for slo in spec.slos
     }
     files[STACK_RULES] = to_yaml(
         {"groups": [stack_rules.rule_group(spec)]}, "alerts/stack_rules.py"

@@ -118,6 +118,8 @@ class SLI:
     threshold: float | None = None  # latency: the bucket bound, in seconds
     # (role, selector) of each raw input when known: errors/good/total, histogram or gauge.
     inputs: tuple[tuple[str, str], ...] = ()
+    # Labels a grouped SLI keeps (``sum by (route) (...)``): one series, and one alert, per value.
+    grouping: tuple[str, ...] = ()
 
     def errors_query(self, window: str) -> str:
         return self.errors.replace(WINDOW_PLACEHOLDER, window)
@@ -145,6 +147,11 @@ class SLO:
     page_min_events: float = 0.0  # events in a page window's long range below which no page
     absent_for: float = 600.0
     source: str = ""  # "file: key.path" where the SLO was declared
+    # Every window of the SLO's window table, disabled tiers included: the records exist (for
+    # dashboards and budgets) even when no alert reads them.
+    table_windows: tuple[float, ...] = ()
+    evaluation_interval: float = 30.0  # the rule group's interval, seconds
+    sloth_records: bool = False  # also record Sloth's names, for Sloth's Grafana dashboards
 
     @property
     def id(self) -> str:
@@ -165,26 +172,38 @@ class SLO:
         return format_duration(self.period)
 
     @property
+    def windows(self) -> tuple[float, ...]:
+        """Every window (seconds, ascending) with an error-ratio record, the period excluded."""
+        return tuple(sorted(set(self.table_windows)))
+
+    @property
+    def window_names(self) -> tuple[str, ...]:
+        return tuple(format_duration(w) for w in self.windows)
+
+    @property
     def base_window(self) -> float:
-        """The window event rates are recorded over; every other window is derived from it."""
-        return min(w.short for tier in self.tiers for w in tier.windows)
+        """The shortest window: event rates over it are recorded at every evaluation, and the
+        part of every longer window beyond the head window is summed from those records."""
+        return self.windows[0]
 
     @property
     def base_window_name(self) -> str:
         return format_duration(self.base_window)
 
     @property
-    def windows(self) -> tuple[float, ...]:
-        """Every window (seconds, ascending) with an error-ratio record, the period excluded."""
-        spans = {self.base_window}
-        for tier in self.tiers:
-            for window in tier.windows:
-                spans.update((window.long, window.short))
-        return tuple(sorted(spans))
+    def head_window(self) -> float:
+        """The second shortest window, read from the raw series like the base window: it is
+        the newest part of every longer window, so a burst counts in full as soon as it
+        happens (a sum of base-window rates alone would lag by half a base window)."""
+        return self.windows[1] if len(self.windows) > 1 else self.windows[0]
 
     @property
-    def window_names(self) -> tuple[str, ...]:
-        return tuple(format_duration(w) for w in self.windows)
+    def head_window_name(self) -> str:
+        return format_duration(self.head_window)
+
+    @property
+    def evaluation_interval_name(self) -> str:
+        return format_duration(self.evaluation_interval)
 
     def runbook_for(self, alertname: str) -> str:
         """The runbook link of one of this SLO's alerts."""

@@ -70,10 +70,20 @@ def burn(
         "summary": f"The {_title(slo)} SLO is burning its error budget {speed}",
         "description": description,
     }
-    return _finish(slo, tier.alertname, notes, dict(tier.annotations))
+    return _finish(slo, tier.default_alertname, notes, dict(tier.annotations))
 
 
-def exhausted(slo: SLO, budget_left: float | None = None) -> dict[str, str]:
+def _tier_extras(tier: AlertTier | None) -> dict[str, str]:
+    """A tier's own annotations for the other alerts of the tier: all but the summary and the
+    description, which say what each alert is about."""
+    if tier is None:
+        return {}
+    return {k: v for k, v in tier.annotations.items() if k not in ("summary", "description")}
+
+
+def exhausted(
+    slo: SLO, budget_left: float | None = None, tier: AlertTier | None = None
+) -> dict[str, str]:
     """Annotations of the error-budget-exhausted alert (``$value`` is the budget left)."""
     left = (
         "{{ $value | humanizePercentage }}" if budget_left is None else percentage_text(budget_left)
@@ -81,15 +91,16 @@ def exhausted(slo: SLO, budget_left: float | None = None) -> dict[str, str]:
     notes = {
         "summary": f"The {_title(slo)} SLO has spent its error budget",
         "description": (
-            f"Errors over the last {slo.period_name} exceed what the "
-            f"{number_text(slo.objective)}% objective allows: {left} of the error budget is "
-            "left. Put reliability work ahead of risky changes until it recovers."
+            f"The errors counted so far have spent the whole error budget of the "
+            f"{number_text(slo.objective)}% objective over {slo.period_name} (the period's "
+            f"traffic taken from the traffic so far): {left} of the error budget is left. Put "
+            "reliability work ahead of risky changes until it recovers."
         ),
     }
-    return _finish(slo, naming.ALERT_SLO_BUDGET_EXHAUSTED, notes)
+    return _finish(slo, naming.ALERT_SLO_BUDGET_EXHAUSTED, notes, _tier_extras(tier))
 
 
-def absent(slo: SLO) -> dict[str, str]:
+def absent(slo: SLO, tier: AlertTier | None = None) -> dict[str, str]:
     """Annotations of the data-absent alert (no values: nothing to template)."""
     inputs = ", ".join(f"`{s}`" for s in slo.sli.selectors) or "its query"
     notes = {
@@ -101,4 +112,26 @@ def absent(slo: SLO) -> dict[str, str]:
             "latency, that the threshold is a bucket bound."
         ),
     }
-    return _finish(slo, naming.ALERT_SLO_DATA_ABSENT, notes)
+    return _finish(slo, naming.ALERT_SLO_DATA_ABSENT, notes, _tier_extras(tier))
+
+
+def explained(
+    slo: SLO, tier: AlertTier, cause: str, dependencies: tuple[str, ...]
+) -> dict[str, str]:
+    """Annotations of the ``AlertExplained`` inhibitor of ``tier`` (it never notifies)."""
+    if cause == naming.CAUSE_PAGE:
+        why = "the page of the same SLO fires and tells the story"
+    else:
+        why = (
+            f"a dependency it needs ({', '.join(sorted(dependencies))}) is down, or was down "
+            "recently enough that the errors it caused are still in the alert's windows"
+        )
+    notes = {
+        "summary": f"The {tier.name} of the {_title(slo)} SLO is held back: {why}",
+        "description": (
+            f"Alertmanager mutes the {tier.alertname} alert of {_title(slo)} while this fires: "
+            f"{why}. It stops as soon as the {tier.name} condition itself clears, so the "
+            "explained alert's resolve always gets through."
+        ),
+    }
+    return _finish(slo, naming.ALERT_EXPLAINED, notes)

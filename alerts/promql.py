@@ -100,3 +100,38 @@ def le_regex(bound: float) -> str:
         body = f"{head}[.]{tail}0*" if tail else f"{head}([.]0*)?"
         alternatives.append(f"{body}[eE]{power}")
     return "|".join(alternatives)
+
+
+def output_labels(text: str) -> tuple[str, ...] | None:
+    """The labels the result of ``text`` keeps, when the expression says so.
+
+    ``sum by (route) (...)`` keeps ``route``; ``sum(...)`` keeps none; a binary expression
+    keeps its left side's (a number side aside). None when it cannot be told without data:
+    a plain selector, ``without (...)``.
+    """
+    return _labels_of(check(text))
+
+
+def _labels_of(node: promql_parser.Expr) -> tuple[str, ...] | None:
+    if isinstance(node, promql_parser.AggregateExpr):
+        modifier = node.modifier
+        if modifier is None:
+            return ()
+        if str(modifier.type).endswith("By"):
+            return tuple(sorted(modifier.labels))
+        return None
+    if isinstance(node, promql_parser.ParenExpr | promql_parser.UnaryExpr):
+        return _labels_of(node.expr)
+    if isinstance(node, promql_parser.NumberLiteral | promql_parser.StringLiteral):
+        return ()
+    if isinstance(node, promql_parser.BinaryExpr):
+        left, right = _labels_of(node.lhs), _labels_of(node.rhs)
+        if isinstance(node.lhs, promql_parser.NumberLiteral):
+            return right
+        return left
+    if isinstance(node, promql_parser.Call):
+        vectors = [a for a in node.args if not isinstance(a, promql_parser.NumberLiteral)]
+        if node.func.name == "vector" or not vectors:
+            return ()
+        return _labels_of(vectors[0])
+    return None

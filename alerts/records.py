@@ -1,22 +1,28 @@
 """The recording rules every SLO gets: their names and ready-made queries, in one place.
 
-Every record is one series per SLO, labelled ``service`` and ``slo`` (plus the SLO's own
-``labels``), so ``NAME{service="api",slo="availability"}`` selects exactly one series:
+Every record is labelled ``obsstack_service`` and ``obsstack_slo`` (plus the SLO's own
+``labels``), so ``NAME{obsstack_service="api",obsstack_slo="availability"}`` selects the SLO's
+series: one, or one per group of a grouped SLI (``sum by (route) (...)``).
 
 ==============================================  ==============================================
-``slo:events_per_second:<base>``                all events per second over the base window
-``slo:errors_per_second:<base>``                error events per second over the base window
-``slo:error_ratio:<window>``                    errors / events over each alert window,
-                                                traffic-weighted, 0 (never NaN) without traffic
-``slo:error_ratio:period``                      the same over the whole SLO period
+``slo:events_per_second:<base>``, ``<head>``    all events per second over the base window
+                                                (5m) and the head window (30m), from the raw
+                                                series
+``slo:errors_per_second:<base>``, ``<head>``    error events per second, the same way
+``slo:error_ratio:<window>``                    errors / events over each window of the
+                                                SLO's window table, traffic-weighted, 0 (never
+                                                NaN) without traffic
+``slo:error_ratio:period``                      the same over the SLO period, so far
+``slo:period_coverage:ratio``                   share of the period the records cover (a
+                                                deployment 3 hours old: 3h / 30d)
 ``slo:burn_rate:period``                        period error ratio / error budget
-``slo:error_budget_remaining:period``           1 - burn rate: 1 untouched, 0 spent, < 0 overspent
+``slo:error_budget_remaining:period``           1 - the share of the period's budget spent:
+                                                1 untouched, 0 spent, < 0 overspent
 ``slo:objective:ratio``                         the objective, e.g. 0.999
 ``slo:error_budget:ratio``                      1 - objective, e.g. 0.001
 ==============================================  ==============================================
 
-``<base>`` is the SLO's shortest alert window (``5m`` with the shipped window table) and
-``<window>`` any of ``SLO.window_names``. Burn rate over a window is
+``<window>`` is any of ``SLO.window_names``. Burn rate over a window is
 :func:`burn_rate_query`. The functions below take an :class:`alerts.model.SLO`.
 """
 
@@ -24,25 +30,26 @@ from __future__ import annotations
 
 import json
 
-from alerts.model import SLO
+from alerts.model import SLO, number_text
 from exporters import naming
 
 PREFIX = naming.SLO_RULE_PREFIX
 ERROR_RATIO_PERIOD = f"{PREFIX}error_ratio:period"
+PERIOD_COVERAGE = f"{PREFIX}period_coverage:ratio"
 BURN_RATE_PERIOD = f"{PREFIX}burn_rate:period"
 ERROR_BUDGET_REMAINING = f"{PREFIX}error_budget_remaining:period"
 OBJECTIVE = f"{PREFIX}objective:ratio"
 ERROR_BUDGET = f"{PREFIX}error_budget:ratio"
 
 
-def events_per_second(slo: SLO) -> str:
-    """Name of the record of all events per second over the SLO's base window."""
-    return f"{PREFIX}events_per_second:{slo.base_window_name}"
+def events_per_second(slo: SLO, window: str = "") -> str:
+    """Name of the record of all events per second over ``window`` (default: the base window)."""
+    return f"{PREFIX}events_per_second:{window or slo.base_window_name}"
 
 
-def errors_per_second(slo: SLO) -> str:
-    """Name of the record of error events per second over the SLO's base window."""
-    return f"{PREFIX}errors_per_second:{slo.base_window_name}"
+def errors_per_second(slo: SLO, window: str = "") -> str:
+    """Name of the record of error events per second over ``window`` (default: the base)."""
+    return f"{PREFIX}errors_per_second:{window or slo.base_window_name}"
 
 
 def error_ratio(window: str) -> str:
@@ -56,7 +63,7 @@ def labels(slo: SLO) -> dict[str, str]:
 
 
 def selector(slo: SLO) -> str:
-    """``{service="api",slo="availability"}``: the matchers that pick ``slo``'s series."""
+    """``{obsstack_service="api",obsstack_slo="availability"}``: the matchers of ``slo``."""
     return (
         f"{{{naming.SERVICE_LABEL}={json.dumps(slo.service)},"
         f"{naming.SLO_LABEL}={json.dumps(slo.name)}}}"
@@ -64,22 +71,24 @@ def selector(slo: SLO) -> str:
 
 
 def query(record: str, slo: SLO) -> str:
-    """``record`` restricted to ``slo``: ``slo:error_ratio:1h{service="api",slo="latency"}``."""
+    """``record`` restricted to ``slo``: ``slo:error_ratio:1h{obsstack_service="api",...}``."""
     return record + selector(slo)
 
 
 def burn_rate_query(slo: SLO, window: str) -> str:
     """Burn rate of ``slo`` over ``window`` (one of its window names or ``period``)."""
-    return f"{query(error_ratio(window), slo)} / {query(ERROR_BUDGET, slo)}"
+    return f"{query(error_ratio(window), slo)} / {number_text(slo.error_budget)}"
 
 
 def all_records(slo: SLO) -> list[str]:
     """Every record name ``slo`` gets, in the order the rule group evaluates them."""
+    raw = [] if slo.sli.kind == "ratio" else [slo.base_window_name, slo.head_window_name]
     return [
-        events_per_second(slo),
-        errors_per_second(slo),
+        *(name for w in dict.fromkeys(raw) for name in (events_per_second(slo, w),)),
+        *(errors_per_second(slo, w) for w in dict.fromkeys(raw)),
         *(error_ratio(w) for w in slo.window_names),
         ERROR_RATIO_PERIOD,
+        PERIOD_COVERAGE,
         OBJECTIVE,
         ERROR_BUDGET,
         BURN_RATE_PERIOD,

@@ -31,8 +31,12 @@ def _selector(labels: dict[str, str]) -> str:
     return "{" + ", ".join(f"{k}={json.dumps(v)}" for k, v in sorted(labels.items())) + "}"
 
 
-def _alerts_query(slo: SLO, alertname: str) -> str:
+def _alerts_query(
+    slo: SLO, alertname: str, labels: dict[str, str] | None = None, tier: str = ""
+) -> str:
     matchers = {
+        **(labels or {}),
+        **({naming.TIER_LABEL: tier} if tier else {}),
         "alertstate": "firing",
         naming.SERVICE_LABEL: slo.service,
         naming.SLO_LABEL: slo.name,
@@ -42,51 +46,58 @@ def _alerts_query(slo: SLO, alertname: str) -> str:
     return "ALERTS" + _selector(matchers)
 
 
+def _record_test(slo: SLO, check: scenarios.RecordCheck) -> dict[str, Any]:
+    """The record's value at a time; with a tolerance, 1 when it is within it."""
+    labels = names.labels(slo)
+    expr = names.query(check.record, slo)
+    sample: dict[str, Any] = {"labels": check.record + _selector(labels), "value": check.value}
+    if check.tolerance:
+        low, high = check.value - check.tolerance, check.value + check.tolerance
+        expr = f"({expr} >= {low!r} <= {high!r}) * 0 + 1"
+        sample = {"labels": _selector(labels), "value": 1}
+    return {"expr": expr, "eval_time": _when(check.at), "exp_samples": [sample]}
+
+
 def render_case(slo: SLO, case: Case, synthesis: series.Synthesis) -> dict[str, Any]:
     test: dict[str, Any] = {
         "name": case.title,
         "interval": "1m",
-        "input_series": synthesis.input_series(case.segments),
+        "input_series": synthesis.input_series(case.segments) + case.inputs,
     }
-    alert_tests, expr_tests = [], []
+    expected: dict[tuple[int, str], list[dict[str, Any]]] = {}
+    expr_tests = []
     for check in case.checks:
         if check.notes is not None:
-            expected = [
-                {
-                    "exp_labels": scenarios.labels(slo, check.alertname),
-                    "exp_annotations": check.notes,
-                }
-            ]
-            alert_tests.append(
-                {
-                    "eval_time": _when(check.at),
-                    "alertname": check.alertname,
-                    "exp_alerts": expected if check.firing else [],
-                }
-            )
+            # alert_rule_test lists every alert of a name: tiers sharing one name go together.
+            alerts = expected.setdefault((check.at, check.alertname), [])
+            if check.firing:
+                alerts.append(
+                    {
+                        "exp_labels": scenarios.labels(slo, check.alertname, check.tier),
+                        "exp_annotations": check.notes,
+                    }
+                )
             continue
         samples = []
         if check.firing:
             full = {"alertname": check.alertname, "alertstate": "firing"}
-            full.update(scenarios.labels(slo, check.alertname))
+            full.update(check.labels or scenarios.labels(slo, check.alertname, check.tier))
             samples = [{"labels": "ALERTS" + _selector(full), "value": 1}]
         expr_tests.append(
             {
-                "expr": _alerts_query(slo, check.alertname),
+                "expr": _alerts_query(slo, check.alertname, check.labels, check.tier),
                 "eval_time": _when(check.at),
                 "exp_samples": samples,
             }
         )
-    for record in case.records:
-        expr_tests.append(
-            {
-                "expr": names.query(record.record, slo),
-                "eval_time": _when(record.at),
-                "exp_samples": [
-                    {"labels": record.record + _selector(names.labels(slo)), "value": record.value}
-                ],
-            }
-        )
+    alert_tests = [
+        {"eval_time": _when(at), "alertname": name, "exp_alerts": alerts}
+        for (at, name), alerts in expected.items()
+    ]
+    expr_tests += [_record_test(slo, record) for record in case.records]
+    expr_tests += [
+        {"expr": query, "eval_time": _when(at), "exp_samples": []} for at, query in case.never
+    ]
     if alert_tests:
         test["alert_rule_test"] = alert_tests
     if expr_tests:
@@ -94,42 +105,53 @@ def render_case(slo: SLO, case: Case, synthesis: series.Synthesis) -> dict[str, 
     return test
 
 
-def _file(rule_file: str, step: int, tests: list[dict[str, Any]], source: str) -> str:
+def _file(slo: SLO, rule_file: str, tests: list[dict[str, Any]], source: str) -> str:
+    """A test file evaluating the rules at the SLO group's own interval, as Prometheus does."""
     document = {
         "rule_files": [f"../{rule_file}"],
-        "evaluation_interval": _when(step),
+        "evaluation_interval": slo.evaluation_interval_name,
         "tests": tests,
     }
     return to_yaml(document, source)
 
 
-def slo_files(slo: SLO, rule_file: str, source: str) -> dict[str, str] | None:
+def _cases(slo: SLO, dependencies: tuple[str, ...]) -> list[Case]:
+    page, ticket = slo.tier(naming.TIER_PAGE), slo.tier(naming.TIER_TICKET)
+    cases = [scenarios.steady_burn(slo)] if slo.tiers else []
+    if slo.tiers:
+        cases.append(scenarios.steady_below(slo))
+    if slo.sli.kind != "uptime":
+        cases.append(scenarios.no_traffic(slo))
+    if ticket is not None:
+        cases.append(scenarios.gap(slo))
+    cases.append(scenarios.young_budget(slo))
+    if page is not None and slo.page_min_events > 0 and slo.sli.kind != "uptime":
+        cases.append(scenarios.low_traffic(slo, page))
+    if page is not None and ticket is not None:
+        cases.append(scenarios.explained_by_page(slo, page, ticket))
+    if page is not None and dependencies:
+        cases.append(scenarios.explained_by_dependency(slo, page, dependencies[0]))
+    if page is not None:
+        cases += [scenarios.detection(slo, page, w) for w in page.windows]
+    return cases
+
+
+def slo_files(
+    slo: SLO, rule_file: str, source: str, dependencies: tuple[str, ...] = ()
+) -> dict[str, str] | None:
     """The test files of one SLO, or None when its SLI cannot be synthesised."""
     synthesis = series.for_slo(slo)
     if synthesis is None:
         return None
-    cases = [scenarios.steady_burn(slo), scenarios.steady_below(slo)]
-    if slo.sli.kind != "uptime":
-        cases.append(scenarios.no_traffic(slo))
-    cases.append(scenarios.gap(slo))
-    page = slo.tier(naming.TIER_PAGE)
-    if page is not None and slo.page_min_events > 0 and slo.sli.kind != "uptime":
-        cases.append(scenarios.low_traffic(slo, page))
-    if page is not None:
-        cases += [scenarios.detection(slo, page, w, 1) for w in page.windows]
     stem = f"{slo.service}.{slo.name}"
-    files = {
-        f"{stem}.test.yml": _file(
-            rule_file, 1, [render_case(slo, c, synthesis) for c in cases], source
-        )
-    }
+    cases = [render_case(slo, c, synthesis) for c in _cases(slo, dependencies)]
+    files = {f"{stem}.test.yml": _file(slo, rule_file, cases, source)}
     ticket = slo.tier(naming.TIER_TICKET)
     if ticket is not None:
         slow = [
-            render_case(slo, scenarios.detection(slo, ticket, w, 5), synthesis)
-            for w in ticket.windows
+            render_case(slo, scenarios.detection(slo, ticket, w), synthesis) for w in ticket.windows
         ]
-        files[f"{stem}.ticket.test.yml"] = _file(rule_file, 5, slow, source)
+        files[f"{stem}.ticket.test.yml"] = _file(slo, rule_file, slow, source)
     return files
 
 
@@ -140,7 +162,8 @@ def test_files(
     files: dict[str, str] = {}
     untested = []
     for slo in spec.slos:
-        made = slo_files(slo, rules_file(slo), source)
+        dependencies = spec.service(slo.service).depends_on
+        made = slo_files(slo, rules_file(slo), source, dependencies)
         if made is None:
             untested.append(f"{slo.service}/{slo.name}")
         else:

@@ -1,23 +1,36 @@
 """Recording rules and alerts for one SLO: one rule group, evaluated in order.
 
-Layout (names in :mod:`alerts.records`), cheaper than Sloth's:
+Layout (names in :mod:`alerts.records`):
 
-1. Two rules read raw series, once per evaluation, over the base window only (``5m``):
-   error events and all events per second. Sloth instead reads raw series over every window
-   (5m ... 3d), which is where its cost goes.
-2. Each longer window's error ratio is derived from those two single series:
-   ``sum_over_time(errors[w]) / sum_over_time(events[w])``. That is the ratio of event counts,
-   weighted by traffic, not a mean of 5m ratios; ``clamp_min`` makes a window without traffic
-   0 instead of NaN (errors are 0 too then).
-3. Objective, error budget, period burn rate and budget remaining, then the alerts, which
-   read the records written earlier in the same evaluation.
+1. Four rules read the raw series, each evaluation: error events and all events per second
+   over the base window (``5m``) and the head window (``30m``). Sloth reads the raw series over
+   every window up to ``3d``, which is where its cost goes.
+2. Every longer window ``w`` (and the period) counts its events in two parts: the head window
+   from its raw rate, exactly, and the rest, ``w - 30m``, as the sum of the base-window rates
+   recorded at each evaluation (times the evaluation interval). Their ratio, errors over events,
+   is weighted by traffic; ``clamp_min`` makes a window without traffic 0 instead of NaN.
+   The head makes a burst count in full as soon as it happens, as in Sloth's windows; summing
+   base-window rates alone would lag by half a base window. The sum is offset so that its
+   ramp-in straddles the head's edge (its overlap and its gap cancel), and its range ends
+   between two evaluations (Prometheus 2 and 3 count the same samples).
+3. The period's budget: errors so far against the budget of the whole period, the period's
+   traffic extrapolated from the traffic so far (``slo:period_coverage:ratio``), so a young
+   deployment is not "exhausted" by its first burst.
+4. Alerts read the records of the same evaluation. ``AlertExplained`` fires while a louder alert
+   explains one of this SLO's burn-rate alerts and only while that alert's own condition holds:
+   Alertmanager mutes the explained alert (:mod:`exporters.bundle.configs`) and never its
+   resolve.
+
+A ``ratio`` SLI has no event counts: each window evaluates the ratio over its own range, as
+Sloth does, and the period is the mean of the base-window ratios.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from alerts import notes, records
+from alerts import notes, records, sloth_records
 from alerts.model import SLO, AlertTier, number_text
 from exporters import naming
 from exporters.spec import format_duration
@@ -29,50 +42,118 @@ def _rule(record: str, expr: str, slo: SLO) -> dict[str, Any]:
     return {"record": record, "expr": expr, "labels": dict(sorted(records.labels(slo).items()))}
 
 
-def base_rules(slo: SLO) -> list[dict[str, Any]]:
-    """Events and errors per second over the base window, from the raw series."""
-    base = slo.base_window_name
-    events, errors = records.events_per_second(slo), records.errors_per_second(slo)
+def _q(record: str, slo: SLO) -> str:
+    return records.query(record, slo)
+
+
+# -- events and errors over a window ---------------------------------------------------------
+
+
+def sum_range(slo: SLO, span: float) -> tuple[float, float]:
+    """Range and offset of the base-window records that stand for ``span`` beyond the head.
+
+    With ``n`` evaluations per base window, a sum of base-window rates weighs the newest and the
+    oldest base window of its range in a ramp. Offsetting the newest sample ``j`` evaluations
+    past the head's edge, and starting ``c + 1`` evaluations after the window's start, centres
+    both ramps on the edges; the range ends half an evaluation before its first sample.
+    """
+    step = slo.evaluation_interval
+    per_base = round(slo.base_window / step)
+    newest, oldest = (per_base - 1) // 2, per_base // 2
+    offset = slo.head_window - newest * step
+    length = span - slo.head_window - (oldest + 1 - newest) * step + step / 2
+    return length, offset
+
+
+def _range(slo: SLO, span: float) -> str:
+    """``[length] offset offset`` of :func:`sum_range`, as PromQL."""
+    length, offset = sum_range(slo, span)
+    return f"[{format_duration(length)}] offset {format_duration(offset)}"
+
+
+def _count(slo: SLO, kind: str, span: float) -> str:
+    """Events (``kind`` events_per_second) or errors over ``span`` seconds, as a count."""
+    record = records.events_per_second if kind == "events" else records.errors_per_second
+    if span <= slo.head_window:
+        rate = _q(record(slo, format_duration(span)), slo)
+        return f"{rate} * {number_text(span)}"
+    head = _q(record(slo, slo.head_window_name), slo)
+    base = _q(record(slo, slo.base_window_name), slo)
+    step = number_text(slo.evaluation_interval)
+    older = f"sum_over_time({base}{_range(slo, span)}) * {step}"
+    # Before the records reach that far back the older part is 0, not missing.
+    return f"{head} * {number_text(slo.head_window)}\n+ ({older}\n   or {head} * 0)"
+
+
+def events_over(slo: SLO, window: float) -> str:
+    """All events of ``slo`` over ``window`` seconds (one of its windows, or its period)."""
+    return _count(slo, "events", window)
+
+
+def _ratio_over(slo: SLO, window: float) -> str:
     if slo.sli.kind == "ratio":
-        # A raw ratio has no event counts: every evaluation with a value is one "event".
-        return [
-            _rule(errors, slo.sli.errors_query(base), slo),
-            _rule(events, f"count({records.query(errors, slo)})", slo),
-        ]
-    errors_expr = slo.sli.errors_query(base)
-    if slo.sli.kind == "availability":
-        # An error counter that has never been incremented may not exist yet: that is 0 errors.
-        errors_expr = f"({errors_expr}) or vector(0)"
-    return [_rule(events, slo.sli.total_query(base), slo), _rule(errors, errors_expr, slo)]
-
-
-def _ratio_over(slo: SLO, window: str) -> str:
-    errors = records.query(records.errors_per_second(slo), slo)
-    events = records.query(records.events_per_second(slo), slo)
-    if window == slo.base_window_name:
+        # NaN (0/0 in a window without traffic) is dropped rather than spoiling the period.
+        return f"({slo.sli.errors_query(format_duration(window))}) >= 0"
+    if window <= slo.head_window:  # the base or the head window: its own raw rates
+        name = format_duration(window)
+        errors = _q(records.errors_per_second(slo, name), slo)
+        events = _q(records.events_per_second(slo, name), slo)
         return f"{errors} / clamp_min({events}, {NO_TRAFFIC_FLOOR})"
-    return (
-        f"sum_over_time({errors}[{window}])\n"
-        f"/\nclamp_min(sum_over_time({events}[{window}]), {NO_TRAFFIC_FLOOR})"
-    )
+    errors, events = _count(slo, "errors", window), _count(slo, "events", window)
+    return f"(\n{errors}\n)\n/\nclamp_min(\n{events},\n{NO_TRAFFIC_FLOOR})"
+
+
+# -- rules ---------------------------------------------------------------------------------------
+
+
+def raw_rules(slo: SLO) -> list[dict[str, Any]]:
+    """Events and errors per second over the base and head windows, from the raw series."""
+    if slo.sli.kind == "ratio":
+        return []
+    rules = []
+    windows = dict.fromkeys((slo.base_window_name, slo.head_window_name))
+    for window in windows:
+        rules.append(
+            _rule(records.events_per_second(slo, window), slo.sli.total_query(window), slo)
+        )
+    for window in windows:
+        errors = slo.sli.errors_query(window)
+        if slo.sli.kind == "availability":
+            # An error counter that has never been incremented may not exist yet: 0 errors.
+            errors = f"({errors})\nor\n({slo.sli.total_query(window)}) * 0"
+        rules.append(_rule(records.errors_per_second(slo, window), errors, slo))
+    return rules
 
 
 def ratio_rules(slo: SLO) -> list[dict[str, Any]]:
-    """Error ratio over every alert window and over the period; then the budget records."""
-    rules = [_rule(records.error_ratio(w), _ratio_over(slo, w), slo) for w in slo.window_names]
+    """Error ratio over every window and over the period; then the budget records."""
+    rules = [
+        _rule(records.error_ratio(name), _ratio_over(slo, w), slo)
+        for w, name in zip(slo.windows, slo.window_names, strict=True)
+    ]
     budget = number_text(slo.error_budget)
+    period = number_text(slo.period)
+    step = number_text(slo.evaluation_interval)
+    if slo.sli.kind == "ratio":
+        base = _q(records.error_ratio(slo.base_window_name), slo)
+        period_ratio = f"avg_over_time({base}[{slo.period_name}])"
+        covered = f"count_over_time({base}[{slo.period_name}]) * {step}"
+    else:
+        period_ratio = _ratio_over(slo, slo.period)
+        base = _q(records.events_per_second(slo), slo)
+        covered = (
+            f"{number_text(slo.head_window)} + (count_over_time({base}{_range(slo, slo.period)})"
+            f" * {step}\n   or {base} * 0)"
+        )
     rules += [
-        _rule(records.ERROR_RATIO_PERIOD, _ratio_over(slo, slo.period_name), slo),
+        _rule(records.ERROR_RATIO_PERIOD, period_ratio, slo),
+        _rule(records.PERIOD_COVERAGE, f"clamp_max(\n({covered}) / {period},\n1)", slo),
         _rule(records.OBJECTIVE, f"vector({number_text(slo.objective_ratio)})", slo),
         _rule(records.ERROR_BUDGET, f"vector({budget})", slo),
-        _rule(
-            records.BURN_RATE_PERIOD,
-            f"{records.query(records.ERROR_RATIO_PERIOD, slo)} / {budget}",
-            slo,
-        ),
+        _rule(records.BURN_RATE_PERIOD, f"{_q(records.ERROR_RATIO_PERIOD, slo)} / {budget}", slo),
         _rule(
             records.ERROR_BUDGET_REMAINING,
-            f"1 - {records.query(records.BURN_RATE_PERIOD, slo)}",
+            f"1 - {_q(records.BURN_RATE_PERIOD, slo)} * {_q(records.PERIOD_COVERAGE, slo)}",
             slo,
         ),
     ]
@@ -84,21 +165,16 @@ def burn_condition(slo: SLO, tier: AlertTier) -> str:
 
     The value is the burn rate over the long window of the first window that holds.
     """
-    budget = number_text(slo.error_budget)
     parts = []
     for window in tier.windows:
         factor = number_text(window.factor)
         lines = [
-            f"{records.query(records.error_ratio(window.long_name), slo)} / {budget} > {factor}",
-            f"and {records.query(records.error_ratio(window.short_name), slo)} / {budget}"
-            f" > {factor}",
+            f"{records.burn_rate_query(slo, window.long_name)} > {factor}",
+            f"and {records.burn_rate_query(slo, window.short_name)} > {factor}",
         ]
-        if tier.name == naming.TIER_PAGE and slo.page_min_events > 0:
-            events = records.query(records.events_per_second(slo), slo)
-            lines.append(
-                f"and avg_over_time({events}[{window.long_name}]) * {number_text(window.long)}"
-                f" >= {number_text(slo.page_min_events)}"
-            )
+        if tier.name == naming.TIER_PAGE and slo.page_min_events > 0 and slo.sli.kind != "ratio":
+            events = events_over(slo, window.long).replace("\n", "\n  ")
+            lines.append(f"and (\n  {events}\n) >= {number_text(slo.page_min_events)}")
         parts.append("(\n" + "\n".join(f"  {line}" for line in lines) + "\n)")
     return "\nor\n".join(parts)
 
@@ -115,20 +191,74 @@ def _alert(
     }
 
 
-def alert_labels(slo: SLO, tier: str, severity: str, extra: dict[str, str]) -> dict[str, str]:
+def alert_labels(slo: SLO, tier: AlertTier | None, tier_name: str, severity: str) -> dict[str, str]:
+    """Identity and user labels, severity (the spec's own, if any) and the tier."""
+    extra = dict(tier.labels) if tier is not None else {}
+    severity = extra.get(naming.SEVERITY_LABEL, slo.labels.get(naming.SEVERITY_LABEL, severity))
     return {
         **records.labels(slo),
-        naming.SEVERITY_LABEL: severity,
         **extra,
-        naming.TIER_LABEL: tier,
+        naming.SEVERITY_LABEL: severity,
+        naming.TIER_LABEL: tier_name,
     }
 
 
-def alert_rules(slo: SLO) -> list[dict[str, Any]]:
-    """Page and ticket burn-rate alerts, budget exhausted, and data absent."""
+def _dependency_down(dependencies: tuple[str, ...], aftermath: float) -> str:
+    """DependencyDown pending or firing for any of ``dependencies`` now, or firing within the
+    last ``aftermath`` seconds (the errors it caused are still in the alert's windows)."""
+    names = "|".join(re.escape(d) for d in sorted(dependencies))
+    alerts = f'ALERTS{{alertname="{naming.ALERT_DEPENDENCY_DOWN}",{naming.DEPENDENCY}=~"{names}"'
+    return (
+        f'{alerts}}}\nor\nmax_over_time({alerts},alertstate="firing"}}'
+        f"[{format_duration(aftermath)}])"
+    )
+
+
+def explained_rules(slo: SLO, dependencies: tuple[str, ...]) -> list[dict[str, Any]]:
+    """``AlertExplained`` for each burn-rate tier that a louder alert explains.
+
+    A page explains the ticket of the same SLO (and group); an outage of a dependency the
+    service depends on explains its pages and tickets, until the errors it caused have left
+    the tier's short windows. Each fires only while the explained tier's condition holds.
+    """
+    page, ticket = slo.tier(naming.TIER_PAGE), slo.tier(naming.TIER_TICKET)
+    causes: list[tuple[AlertTier, str, str]] = []
+    for tier in (page, ticket):
+        if tier is None or not dependencies:
+            continue
+        aftermath = max(w.short for w in tier.windows) + slo.base_window
+        causes.append((tier, naming.CAUSE_DEPENDENCY, _dependency_down(dependencies, aftermath)))
+    if ticket is not None and page is not None:
+        causes.insert(0, (ticket, naming.CAUSE_PAGE, burn_condition(slo, page)))
+    rules = []
+    for tier, cause, explanation in causes:
+        on = "and on()" if cause == naming.CAUSE_DEPENDENCY else "and"
+        labels = {
+            **records.labels(slo),
+            naming.EXPLAINS_LABEL: tier.name,
+            naming.CAUSE_LABEL: cause,
+            naming.SEVERITY_LABEL: naming.SEVERITY_NONE,
+            naming.TIER_LABEL: naming.TIER_INHIBITOR,
+        }
+        expr = f"(\n{burn_condition(slo, tier)}\n)\n{on} (\n{explanation}\n)"
+        rules.append(
+            _alert(
+                naming.ALERT_EXPLAINED,
+                expr,
+                0,
+                labels,
+                notes.explained(slo, tier, cause, dependencies),
+            )
+        )
+    return rules
+
+
+def alert_rules(slo: SLO, dependencies: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """Burn-rate alerts of each enabled tier, then, with the ticket tier, budget exhausted and
+    data absent (tickets too), then the ``AlertExplained`` inhibitors."""
     rules = []
     for tier in slo.tiers:
-        labels = alert_labels(slo, tier.name, tier.severity, dict(tier.labels))
+        labels = alert_labels(slo, tier, tier.name, tier.severity)
         rules.append(
             _alert(
                 tier.alertname,
@@ -138,30 +268,43 @@ def alert_rules(slo: SLO) -> list[dict[str, Any]]:
                 notes.burn(slo, tier),
             )
         )
-    ticket = (naming.TIER_TICKET, naming.SEVERITY_TICKET)
-    rules.append(
-        _alert(
-            naming.ALERT_SLO_BUDGET_EXHAUSTED,
-            f"{records.query(records.ERROR_BUDGET_REMAINING, slo)} <= 0",
-            notes.EXHAUSTED_FOR,
-            alert_labels(slo, *ticket, {}),
-            notes.exhausted(slo),
+    ticket = slo.tier(naming.TIER_TICKET)
+    if ticket is not None:
+        labels = alert_labels(slo, ticket, naming.TIER_TICKET, naming.SEVERITY_TICKET)
+        rules.append(
+            _alert(
+                naming.ALERT_SLO_BUDGET_EXHAUSTED,
+                f"{_q(records.ERROR_BUDGET_REMAINING, slo)} <= 0",
+                notes.EXHAUSTED_FOR,
+                labels,
+                notes.exhausted(slo, tier=ticket),
+            )
         )
-    )
-    events = records.query(records.events_per_second(slo), slo)
-    errors = records.query(records.errors_per_second(slo), slo)
-    rules.append(
-        _alert(
-            naming.ALERT_SLO_DATA_ABSENT,
-            f"absent({events}) or absent({errors})",
-            slo.absent_for,
-            alert_labels(slo, *ticket, {}),
-            notes.absent(slo),
+        rules.append(
+            _alert(
+                naming.ALERT_SLO_DATA_ABSENT,
+                " or ".join(f"absent({_q(r, slo)})" for r in absent_records(slo)),
+                slo.absent_for,
+                labels,
+                notes.absent(slo, ticket),
+            )
         )
-    )
-    return rules
+    return rules + explained_rules(slo, dependencies)
 
 
-def rule_group(slo: SLO) -> dict[str, Any]:
-    """The SLO's rule group: records first, so the alerts see this evaluation's values."""
-    return {"name": slo.rule_group, "rules": base_rules(slo) + ratio_rules(slo) + alert_rules(slo)}
+def absent_records(slo: SLO) -> list[str]:
+    """The records whose absence means the SLI has no data."""
+    if slo.sli.kind == "ratio":
+        return [records.error_ratio(slo.base_window_name)]
+    return [records.events_per_second(slo), records.errors_per_second(slo)]
+
+
+def rule_group(slo: SLO, dependencies: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The SLO's rule group: records first, so the alerts see this evaluation's values.
+
+    ``dependencies`` are the service's ``depends_on``: their outages explain its burn.
+    """
+    rules = raw_rules(slo) + ratio_rules(slo) + alert_rules(slo, dependencies)
+    if slo.sloth_records:
+        rules += sloth_records.rules(slo)
+    return {"name": slo.rule_group, "interval": slo.evaluation_interval_name, "rules": rules}

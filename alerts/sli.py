@@ -1,16 +1,18 @@
 """The four SLI kinds, turned into PromQL templates of error events and all events per second.
 
-Every template aggregates to a single label-less series, so the recording rules can label it
-with the SLO's identity. ``{{.window}}`` stands for the range (the rules use the SLO's base
-window, ``5m`` with the shipped window table).
+The obsstack kinds aggregate to a single label-less series, which the recording rules label
+with the SLO's identity. Expressions taken from Sloth and OpenSLO specs are kept as written:
+a grouped SLI (``sum by (route) (...)``) records, and alerts, one series per group, as Sloth
+does. ``{{.window}}`` stands for the range (the rules use the SLO's base and head windows,
+``5m`` and ``30m`` with the shipped window table, and every window for ``ratio``).
 
 - ``availability``: two counter selectors, errors and total (or expressions, for Sloth input).
 - ``latency``: a histogram and a threshold; errors are requests above the threshold,
   ``_count`` minus the ``_bucket`` whose ``le`` is the threshold, matched however it is spelled.
 - ``uptime``: a 0/1 gauge such as ``dependency_up``; every target-second is an event, an error
   when the gauge is 0 (Pyrra's ``bool_gauge``).
-- ``ratio``: a raw error-ratio expression (Sloth's ``raw``); without event counts, long windows
-  weight every evaluation equally.
+- ``ratio``: a raw error-ratio expression (Sloth's ``raw``); without event counts nothing can
+  be summed, so every alert window evaluates the expression over its own range, as Sloth does.
 """
 
 from __future__ import annotations
@@ -41,16 +43,26 @@ def availability(errors: str, total: str) -> SLI:
 
 
 def availability_expressions(errors: str, total: str) -> SLI:
-    """Error and total events per second as expressions over ``{{.window}}`` (Sloth ``events``)."""
+    """Error and total events per second as expressions over ``{{.window}}`` (Sloth ``events``).
+
+    Kept as written, so a grouped SLI keeps its groups; both must give the same label sets.
+    """
     _check_template(errors)
     _check_template(total)
+    errors, total = errors.strip(), total.strip()
     return SLI(
         "availability",
-        errors=f"sum({errors})",
-        total=f"sum({total})",
+        errors=errors,
+        total=total,
         selectors=tuple(promql.selectors_in(f"({errors}) + ({total})".replace(W, "5m"))),
         inputs=_rate_inputs(errors, total),
+        grouping=_grouping(total),
     )
+
+
+def _grouping(template: str) -> tuple[str, ...]:
+    """The ``by`` labels of a template; none when it aggregates everything or cannot be told."""
+    return promql.output_labels(template.replace(W, "5m")) or ()
 
 
 _SUM_OF_RATE = re.compile(r"^sum\s*\(\s*rate\s*\((?P<selector>.+)\[\{\{\.window\}\}\]\s*\)\s*\)$")
@@ -127,10 +139,11 @@ def uptime(gauge: str) -> SLI:
 def ratio(error_ratio: str) -> SLI:
     """A raw error ratio between 0 and 1, e.g. Sloth's ``raw.error_ratio_query``."""
     _check_template(error_ratio)
+    error_ratio = error_ratio.strip()
     return SLI(
         "ratio",
-        # NaN (0/0 in a window without traffic) is dropped rather than spoiling every window.
-        errors=f"avg({error_ratio}) >= 0",
+        errors=error_ratio,
         total="",
         selectors=tuple(promql.selectors_in(error_ratio.replace(W, "5m"))),
+        grouping=_grouping(error_ratio),
     )

@@ -44,6 +44,8 @@ def read_defaults(section: Section, links: Links) -> Defaults:
         alert_windows=section.string("alert_windows", base.alert_windows),
         absent_for=read_for(section, "absent_for") if section.has("absent_for") else 600.0,
         page_min_events=section.float("page_min_events", 0.0, minimum=0),
+        evaluation_interval=section.duration("evaluation_interval", base.evaluation_interval),
+        sloth_records=section.boolean("sloth_records", False),
         links=links,
     )
     section.close()
@@ -170,6 +172,7 @@ def read_slo(
         dashboard_url=item.string("dashboard_url", ""),
         page_min_events=item.float("page_min_events", defaults.page_min_events, minimum=0),
         absent_for=read_for(item, "absent_for") if item.has("absent_for") else defaults.absent_for,
+        evaluation_interval=item.duration("evaluation_interval", defaults.evaluation_interval),
     )
     item.close()
     return slo

@@ -148,8 +148,43 @@ def alert_notes(alert: StackAlert, spec: SLOSpec, **values: str) -> dict[str, st
     }
 
 
+# A dependency that is down is also slow to probe and has its circuit open: those alerts are
+# explained (and muted) while DependencyDown is pending or firing for the same dependency.
+EXPLAINED_BY_DEPENDENCY_DOWN = (
+    naming.ALERT_DEPENDENCY_PROBE_SLOW,
+    naming.ALERT_DEPENDENCY_CIRCUIT_OPEN,
+)
+
+
+def explained(alert: StackAlert, spec: SLOSpec) -> dict[str, Any]:
+    """``AlertExplained`` for ``alert``: its own condition while its dependency is down."""
+    down = f'ALERTS{{alertname="{naming.ALERT_DEPENDENCY_DOWN}"}}'
+    return {
+        "alert": naming.ALERT_EXPLAINED,
+        "expr": f"(\n{alert.expr}\n)\nand on({naming.DEPENDENCY}) {down}",
+        "for": "0s",
+        "labels": {
+            naming.CAUSE_LABEL: naming.CAUSE_DEPENDENCY,
+            naming.EXPLAINS_LABEL: alert.name,
+            naming.SEVERITY_LABEL: naming.SEVERITY_NONE,
+            naming.TIER_LABEL: naming.TIER_INHIBITOR,
+        },
+        "annotations": {
+            "summary": f"{alert.name} of a dependency is held back: the dependency is down",
+            "description": (
+                f"Alertmanager mutes {alert.name} for {{dependency}} while this fires: "
+                "DependencyDown tells the story. It stops as soon as the explained alert's own "
+                "condition clears, so its resolve always gets through."
+            ).format(**TEMPLATE_FIELDS),
+            "runbook_url": f"{spec.runbooks_url}#{runbook_anchor(naming.ALERT_EXPLAINED)}",
+            "dashboard_url": spec.grafana_url + alert.dashboard.format(**TEMPLATE_FIELDS),
+        },
+    }
+
+
 def rule_group(spec: SLOSpec) -> dict[str, Any]:
-    """The ``obsstack-stack`` rule group."""
+    """The ``obsstack-stack`` rule group, then the inhibitors of the alerts a down dependency
+    explains (after DependencyDown, so they read this evaluation's ALERTS)."""
     rules = []
     for alert in ALERTS:
         severity, tier = alert.level
@@ -162,4 +197,5 @@ def rule_group(spec: SLOSpec) -> dict[str, Any]:
                 "annotations": alert_notes(alert, spec),
             }
         )
+    rules += [explained(a, spec) for a in ALERTS if a.name in EXPLAINED_BY_DEPENDENCY_DOWN]
     return {"name": naming.STACK_RULE_GROUP, "rules": rules}

@@ -54,6 +54,12 @@ class WindowTable:
     def longest(self) -> float:
         return max(w.long for tier in self.tiers for w in tier.windows)
 
+    @property
+    def spans(self) -> tuple[float, ...]:
+        """Every long and short window of every tier, ascending, without repeats."""
+        found = {span for tier in self.tiers for w in tier.windows for span in (w.long, w.short)}
+        return tuple(sorted(found))
+
 
 def read_for(section: Section, key: str = "for") -> float:
     """A ``for:`` duration; unlike other durations it may be ``0s``."""

@@ -33,9 +33,9 @@ import yaml
 from alerts import load_spec
 from alerts.render import to_yaml
 from alerts.rules import rule_group
-from benchmarks import slo_rules_sloth
 from benchmarks.slo_rules_series import Fleet, Service
 from exporters import naming
+from tests.support import sloth_layout as slo_rules_sloth
 from tests.support.processes import free_port, require_binary
 from tests.support.servers import PrivatePrometheus
 

@@ -49,10 +49,10 @@ def test_every_spelling_of_the_bound_is_the_threshold_bucket(tmp_path: Path):
     )
     slo = load_spec(spec_path).slos[0]
     (tmp_path / "rules.yml").write_text(to_yaml({"groups": [rule_group(slo)]}, "test"))
-    labels = '{service="api", slo="latency"}'
+    labels = "{" + ", ".join(f'{k}="{v}"' for k, v in sorted(records.labels(slo).items())) + "}"
     test = {
         "rule_files": ["rules.yml"],
-        "evaluation_interval": "1m",
+        "evaluation_interval": slo.evaluation_interval_name,
         "tests": [
             {
                 "interval": "1m",

@@ -82,10 +82,12 @@ def test_the_30d_window_table_is_the_sre_workbook_one(tmp_path: Path):
         for t in slo.tiers
     ]
     assert table == [
-        ("page", "2m", [("1h", "5m", 14.4), ("6h", "30m", 6.0)]),
-        ("ticket", "15m", [("1d", "2h", 3.0), ("3d", "6h", 1.0)]),
+        ("page", "0s", [("1h", "5m", 14.4), ("6h", "30m", 6.0)]),
+        ("ticket", "0s", [("1d", "2h", 3.0), ("3d", "6h", 1.0)]),
     ]
     assert slo.window_names == ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
+    assert (slo.base_window_name, slo.head_window_name) == ("5m", "30m")
+    assert slo.evaluation_interval_name == "30s"
     assert slo.error_budget == 0.001
 
 
@@ -146,7 +148,7 @@ def test_sloth_spec_is_accepted_unchanged():
     assert ticket.severity == "slack"
     assert page.annotations["summary"] == "High error rate on payment API requests"
     assert availability.sli.errors_query("5m") == (
-        'sum(sum(rate(http_request_duration_seconds_count{job="payments",code=~"(5..|429)"}[5m])))'
+        'sum(rate(http_request_duration_seconds_count{job="payments",code=~"(5..|429)"}[5m]))'
     )
     assert webhooks.sli.kind == "ratio"
     assert [t.name for t in webhooks.tiers] == ["ticket"]  # page_alert.disable
