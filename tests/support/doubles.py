@@ -2,7 +2,7 @@
 
 ``Blackhole`` accepts TCP connections and never answers (a hung server). ``HttpDouble`` is an
 HTTP(S) server answering from a routing table; each test module that uses it documents which
-real API the routes follow.
+real API the routes follow; ``fallback`` answers the paths a table cannot list (``/{id}/...``).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import socket
 import ssl
 import subprocess
 import threading
+import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -92,18 +93,23 @@ class Request:
     path: str
     headers: dict[str, str]
     body: bytes
+    query: dict[str, str] = field(default_factory=dict)
 
 
 Route = Callable[[Request], Reply] | Reply
 
 
 class HttpDouble:
-    """An HTTP(S) server answering ``routes[(method, path)]``; unknown routes get 404."""
+    """An HTTP(S) server answering ``routes[(method, path)]``, else ``fallback``, else 404."""
 
     def __init__(
-        self, routes: Mapping[tuple[str, str], Route], tls: TlsFiles | None = None
+        self,
+        routes: Mapping[tuple[str, str], Route],
+        tls: TlsFiles | None = None,
+        fallback: Callable[[Request], Reply] | None = None,
     ) -> None:
         self.routes = routes
+        self.fallback = fallback
         self.requests: list[Request] = []
         double = self
 
@@ -116,14 +122,16 @@ class HttpDouble:
 
             def _handle(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
+                path, _, query = self.path.partition("?")
                 request = Request(
                     self.command,
-                    self.path.split("?")[0],
+                    path,
                     {k.lower(): v for k, v in self.headers.items()},
                     self.rfile.read(length) if length else b"",
+                    dict(urllib.parse.parse_qsl(query)),
                 )
                 double.requests.append(request)
-                route = double.routes.get((request.method, request.path))
+                route = double.routes.get((request.method, request.path), double.fallback)
                 reply = route(request) if callable(route) else route or Reply(404, "not found")
                 if reply.delay:
                     threading.Event().wait(reply.delay)
