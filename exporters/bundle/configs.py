@@ -1,8 +1,8 @@
 """Prometheus and Alertmanager configuration for a topology, built from one set of facts.
 
 Scrape jobs come from the topology and the exporter's dependency names; Alertmanager routes
-and inhibition come from the naming conventions and the SLO spec (which services depend on
-which dependency). Both the compose bundle and the native runner use these functions.
+and inhibition come from the naming conventions and the SLO spec (the labels a grouped SLI
+keeps). Both the compose bundle and the native runner use these functions.
 """
 
 from __future__ import annotations
@@ -29,11 +29,13 @@ NOTIFICATION_TEMPLATE = "obsstack.tmpl"
 PAGERDUTY_KEY_FILE = "pagerduty_routing_key"
 OPSGENIE_KEY_FILE = "opsgenie_api_key"
 ANY_SLO = f'{naming.SLO_LABEL}=~".+"'
-SLO_ALERTS = (
-    naming.ALERT_SLO_BURN_RATE_PAGE,
-    naming.ALERT_SLO_BURN_RATE_TICKET,
-    naming.ALERT_SLO_BUDGET_EXHAUSTED,
-)
+INSTANCE = "instance"  # Prometheus' target label
+# Ticket-tier SLO alerts that no burn-rate condition explains: AlertExplained{explains="ticket"}
+# ends with the burn-rate ticket, not with these, so it must not mute them.
+UNEXPLAINED_SLO_ALERTS = (naming.ALERT_SLO_BUDGET_EXHAUSTED, naming.ALERT_SLO_DATA_ABSENT)
+# The stack alerts an AlertExplained may explain (by DependencyDown), matched by name.
+EXPLAINED_STACK_ALERTS = (naming.ALERT_DEPENDENCY_PROBE_SLOW, naming.ALERT_DEPENDENCY_CIRCUIT_OPEN)
+RECEIVER_INHIBITOR = "inhibitor"  # no integrations: AlertExplained never notifies
 
 
 def dump(document: dict[str, Any], header: str) -> str:
@@ -49,8 +51,12 @@ def _static(job: str, target: str, **extra: Any) -> dict[str, Any]:
     return {"job_name": job, **extra, "static_configs": [{"targets": [target]}]}
 
 
-def prometheus_config(topology: Topology, dependencies: list[str]) -> dict[str, Any]:
-    """Scrape every running component, the exporter's /metrics and /probe per dependency."""
+def prometheus_config(topology: Topology, dependencies: list[str], stack: str) -> dict[str, Any]:
+    """Scrape every running component, the exporter's /metrics and /probe per dependency.
+
+    ``stack`` is the external label every alert carries: Alertmanager groups and inhibits
+    within one stack, so stacks sharing an Alertmanager need different names.
+    """
     jobs = []
     for name, component in COMPONENTS.items():
         if component.job is None or not topology.runs(name):
@@ -86,7 +92,7 @@ def prometheus_config(topology: Topology, dependencies: list[str]) -> dict[str, 
             "scrape_interval": topology.scrape_interval,
             "scrape_timeout": format_duration(min(10.0, parse_duration(topology.scrape_interval))),
             "evaluation_interval": topology.evaluation_interval,
-            "external_labels": {"stack": topology.name},
+            "external_labels": {naming.STACK_LABEL: stack},
         },
         "rule_files": [f"{topology.rules_dir}/*.rules.yml"],
         "alerting": {
@@ -123,7 +129,8 @@ def _receivers(alerting: Alerting, topology: Topology) -> list[dict[str, Any]]:
             "description": description,
             "source": alerting.stack_name,
             "priority": priority,
-            "tags": "{{ .CommonLabels.severity }},{{ .CommonLabels.service }}",
+            "tags": f"{{{{ .CommonLabels.{naming.SEVERITY_LABEL} }}}},"
+            f"{{{{ .CommonLabels.{naming.SERVICE_LABEL} }}}}",
             "details": dict(details),
             "responders": [{"type": r.type, "name": r.name} for r in alerting.opsgenie_responders],
         }
@@ -172,6 +179,7 @@ def _receivers(alerting: Alerting, topology: Topology) -> list[dict[str, Any]]:
             ],
         },
         {"name": "heartbeat", "webhook_configs": [heartbeat]},
+        {"name": RECEIVER_INHIBITOR},
     ]
 
 
@@ -179,46 +187,64 @@ def _matcher(label: str, value: str) -> str:
     return f'{label}="{value}"'
 
 
-def _inhibitions(spec: SLOSpec, dependencies: list[str]) -> list[dict[str, Any]]:
-    rules: list[dict[str, Any]] = [
-        {  # a page already tells the story: no ticket for the same SLO. Both sides must
-            # carry an slo label: `equal` on two absent labels would match any pair.
-            "source_matchers": [_matcher(naming.TIER_LABEL, naming.TIER_PAGE), ANY_SLO],
-            "target_matchers": [_matcher(naming.TIER_LABEL, naming.TIER_TICKET), ANY_SLO],
-            "equal": [naming.SERVICE_LABEL, naming.SLO_LABEL],
-        },
-        {  # a dependency that is down is also slow and has its circuit open
-            "source_matchers": [_matcher("alertname", naming.ALERT_DEPENDENCY_DOWN)],
-            "target_matchers": [
-                f'alertname=~"{naming.ALERT_DEPENDENCY_PROBE_SLOW}|'
-                f'{naming.ALERT_DEPENDENCY_CIRCUIT_OPEN}"'
-            ],
-            "equal": [naming.DEPENDENCY],
-        },
-    ]
-    for dependency in dependencies:
-        services = spec.dependents(dependency)
-        if not services:
-            continue
-        rules.append(
-            {  # the dependency's outage explains its dependents' SLO burn
-                "source_matchers": [
-                    _matcher("alertname", naming.ALERT_DEPENDENCY_DOWN),
-                    _matcher(naming.DEPENDENCY, dependency),
-                ],
-                "target_matchers": [
-                    f'alertname=~"{"|".join(SLO_ALERTS)}"',
-                    f'{naming.SERVICE_LABEL}=~"{"|".join(sorted(services))}"',
-                ],
-            }
+def slo_identity(spec: SLOSpec) -> list[str]:
+    """The labels that name one SLO alert series: service, SLO, and the labels every grouped
+    SLI of the spec keeps (one burn-rate alert, and one AlertExplained, per group)."""
+    grouping = sorted({label for slo in spec.slos for label in slo.sli.grouping})
+    return [naming.SERVICE_LABEL, naming.SLO_LABEL, *grouping]
+
+
+def heartbeat_repeat_interval(heartbeat_interval: str) -> str:
+    """Half the heartbeat interval, so that every flush of the Watchdog's group sends.
+
+    Alertmanager (0.25, ``notify.DedupStage``) repeats an unchanged notification only if the
+    last one was logged more than ``repeat_interval`` before the flush's tick. The log entry is
+    written after the send, so with ``repeat_interval`` equal to ``group_interval`` the next
+    flush comes a few milliseconds too early and skips: one heartbeat every two intervals.
+    """
+    return format_duration(parse_duration(heartbeat_interval) / 2)
+
+
+def _explained(explains: str, target: list[str], equal: list[str]) -> dict[str, Any]:
+    """Mute ``target`` while an AlertExplained{explains=...} with the same ``equal`` fires."""
+    return {
+        "source_matchers": [
+            _matcher("alertname", naming.ALERT_EXPLAINED),
+            _matcher(naming.EXPLAINS_LABEL, explains),
+        ],
+        "target_matchers": target,
+        # `stack` first: two stacks sharing this Alertmanager never mute each other.
+        "equal": [naming.STACK_LABEL, *equal],
+    }
+
+
+def _inhibitions(spec: SLOSpec) -> list[dict[str, Any]]:
+    """Only AlertExplained inhibits.
+
+    The rules fire it while an alert is explained by a louder one and only while the explained
+    alert's own condition holds, so it ends together with that alert: the alert is muted, its
+    resolve never is. (An inhibition by the louder alert itself mutes the resolve when the
+    louder alert outlives it, leaving the PagerDuty and Opsgenie incident open.)
+    """
+    not_burn = "|".join(UNEXPLAINED_SLO_ALERTS)
+    rules = [
+        _explained(
+            tier,
+            [_matcher(naming.TIER_LABEL, tier), ANY_SLO, f'alertname!~"{not_burn}"'],
+            slo_identity(spec),
         )
+        for tier in (naming.TIER_PAGE, naming.TIER_TICKET)
+    ]
+    rules += [
+        _explained(alertname, [_matcher("alertname", alertname)], [naming.DEPENDENCY, INSTANCE])
+        for alertname in EXPLAINED_STACK_ALERTS
+    ]
     return rules
 
 
-def alertmanager_config(
-    alerting: Alerting, topology: Topology, spec: SLOSpec, dependencies: list[str]
-) -> dict[str, Any]:
-    """Routes: critical pages (PagerDuty + Opsgenie), warning tickets, Watchdog heartbeat."""
+def alertmanager_config(alerting: Alerting, topology: Topology, spec: SLOSpec) -> dict[str, Any]:
+    """Routes by tier: pages (PagerDuty + Opsgenie), tickets, the Watchdog heartbeat, and
+    AlertExplained to a receiver that never notifies; inhibition by AlertExplained only."""
     return {
         "global": {
             "resolve_timeout": "5m",
@@ -228,30 +254,41 @@ def alertmanager_config(
         "templates": [f"{topology.templates_dir}/*.tmpl"],
         "route": {
             "receiver": "default",
-            # One page per SLO and per dependency: two dependencies down are two incidents.
-            "group_by": ["alertname", naming.SERVICE_LABEL, naming.SLO_LABEL, naming.DEPENDENCY],
+            # One page per stack, SLO and dependency: two dependencies down are two incidents.
+            "group_by": [
+                naming.STACK_LABEL,
+                "alertname",
+                naming.SERVICE_LABEL,
+                naming.SLO_LABEL,
+                naming.DEPENDENCY,
+            ],
             "group_wait": alerting.group_wait,
             "group_interval": alerting.group_interval,
             "repeat_interval": alerting.repeat_interval,
             "routes": [
                 {
+                    "receiver": RECEIVER_INHIBITOR,
+                    "matchers": [_matcher("alertname", naming.ALERT_EXPLAINED)],
+                },
+                {
                     "receiver": "heartbeat",
                     "matchers": [_matcher("alertname", naming.ALERT_WATCHDOG)],
                     "group_wait": "0s",
                     "group_interval": alerting.heartbeat_interval,
-                    "repeat_interval": alerting.heartbeat_interval,
+                    "repeat_interval": heartbeat_repeat_interval(alerting.heartbeat_interval),
                 },
+                # By tier, never by severity: a spec may set its own severity values.
                 {
                     "receiver": "page",
-                    "matchers": [_matcher(naming.SEVERITY_LABEL, naming.SEVERITY_PAGE)],
+                    "matchers": [_matcher(naming.TIER_LABEL, naming.TIER_PAGE)],
                 },
                 {
                     "receiver": "ticket",
-                    "matchers": [_matcher(naming.SEVERITY_LABEL, naming.SEVERITY_TICKET)],
+                    "matchers": [_matcher(naming.TIER_LABEL, naming.TIER_TICKET)],
                 },
             ],
         },
-        "inhibit_rules": _inhibitions(spec, dependencies),
+        "inhibit_rules": _inhibitions(spec),
         "receivers": _receivers(alerting, topology),
     }
 
@@ -270,5 +307,11 @@ def notification_template(alerting: Alerting, header: str) -> str:
     )
     template = environment.get_template(f"{NOTIFICATION_TEMPLATE}.j2")
     return template.render(
-        header=header, stack_name=alerting.stack_name, grafana_url=alerting.grafana_url.rstrip("/")
+        header=header,
+        stack_name=alerting.stack_name,
+        grafana_url=alerting.grafana_url.rstrip("/"),
+        service_label=naming.SERVICE_LABEL,
+        slo_label=naming.SLO_LABEL,
+        dependency_label=naming.DEPENDENCY,
+        stack_label=naming.STACK_LABEL,
     )

@@ -44,13 +44,13 @@ def generate(context: GenerateContext) -> list[Artifact]:
     return [
         Artifact(
             f"{OUTPUT}/prometheus.yml",
-            configs.dump(configs.prometheus_config(COMPOSE, dependencies), header),
+            configs.dump(
+                configs.prometheus_config(COMPOSE, dependencies, alerting.stack_name), header
+            ),
         ),
         Artifact(
             f"{OUTPUT}/alertmanager.yml",
-            configs.dump(
-                configs.alertmanager_config(alerting, COMPOSE, spec, dependencies), header
-            ),
+            configs.dump(configs.alertmanager_config(alerting, COMPOSE, spec), header),
         ),
         Artifact(
             f"{OUTPUT}/templates/{configs.NOTIFICATION_TEMPLATE}",

@@ -153,12 +153,14 @@ def render_configs(
     header = f"{HEADER}: written by `obsstack up`"
     write_atomic(
         state.config / "prometheus.yml",
-        configs.dump(configs.prometheus_config(topology, dependencies), header),
+        configs.dump(
+            configs.prometheus_config(topology, dependencies, alerting.stack_name), header
+        ),
     )
     write_atomic(
         state.config / "alertmanager.yml",
         configs.dump(
-            configs.alertmanager_config(alerting, topology, load_default_spec(), dependencies),
+            configs.alertmanager_config(alerting, topology, load_default_spec()),
             header,
         ),
     )

@@ -1,7 +1,9 @@
-"""Real Alertmanager and the on-call inbox, configured by the bundle's own generators."""
+"""Real Alertmanager, configured by the bundle's own generators, paging the on-call inbox or
+the PagerDuty and Opsgenie double (``tests.support.paging_apis``)."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +16,8 @@ from alerts import load_default_spec
 from exporters.bundle import configs
 from exporters.bundle.alerting import load_alerting
 from exporters.bundle.runner import Options, State, native_topology, render_configs
+from tests.support.alert_sender import AlertSender
+from tests.support.paging_apis import PagingApis
 from tests.support.processes import (
     OBSSTACK,
     Process,
@@ -42,21 +46,26 @@ class Stack:
         return dict(httpx.get(self.url("oncall-sink", "/events"), timeout=5).json())
 
 
-def render(tmp_path: Path, components: set[str], **timings: str) -> tuple[State, Options]:
-    """Configs for a stack on free ports, with short Alertmanager timings."""
+SHORT_TIMINGS: dict[str, Any] = {
+    "group_wait": "1s",
+    "group_interval": "2s",
+    "repeat_interval": "1h",
+    "heartbeat_interval": "2s",
+}
+
+
+def render(tmp_path: Path, components: set[str], **settings: Any) -> tuple[State, Options]:
+    """Configs for a stack on free ports, with short Alertmanager timings.
+
+    ``settings`` replace fields of compose/alerting.yaml: timings, destination URLs.
+    """
     ports = {name: free_port() for name in components}
     options = Options(
         state_dir=tmp_path / "state", ports=ports, scrape_interval="1s", evaluation_interval="1s"
     )
     state = State(options.state_dir)
     state.create()
-    alerting = dataclasses.replace(
-        load_alerting(),
-        group_wait=timings.get("group_wait", "1s"),
-        group_interval=timings.get("group_interval", "2s"),
-        repeat_interval=timings.get("repeat_interval", "1h"),
-        heartbeat_interval=timings.get("heartbeat_interval", "2s"),
-    )
+    alerting = dataclasses.replace(load_alerting(), **{**SHORT_TIMINGS, **settings})
     render_configs(
         state,
         native_topology(options, components),
@@ -119,3 +128,48 @@ def alertmanager_stack(tmp_path: Path) -> Iterator[Stack]:
     finally:
         for process in reversed(processes):
             process.stop()
+
+
+@dataclasses.dataclass
+class Paging:
+    """Alertmanager paging the PagerDuty and Opsgenie double, fed as Prometheus feeds it."""
+
+    apis: PagingApis
+    alertmanager_url: str
+    sender: AlertSender
+
+
+def destinations(apis: PagingApis, heartbeat: str = "heartbeat") -> dict[str, str]:
+    """compose/alerting.yaml's destinations, every one on the PagerDuty and Opsgenie double."""
+    return {
+        "pagerduty_url": apis.pagerduty_url,
+        "opsgenie_api_url": apis.opsgenie_url,
+        "ticket_webhook_url": apis.webhook_url("ticket"),
+        "heartbeat_url": apis.webhook_url(heartbeat),
+        "default_webhook_url": apis.webhook_url("default"),
+    }
+
+
+@contextlib.contextmanager
+def paging_stack(
+    tmp_path: Path,
+    *,
+    resend_delay: float,
+    evaluation_interval: float,
+    resolved_retention: float,
+    **settings: Any,
+) -> Iterator[Paging]:
+    """The generated Alertmanager configuration with every destination on the double."""
+    apis = PagingApis(ROUTING_KEY, GENIE_KEY)
+    try:
+        state, options = render(tmp_path, {"alertmanager"}, **destinations(apis), **settings)
+        alertmanager = start_alertmanager(state, options)
+        url = f"http://127.0.0.1:{options.ports['alertmanager']}"
+        sender = AlertSender([url], resend_delay, evaluation_interval, resolved_retention)
+        try:
+            yield Paging(apis, url, sender)
+        finally:
+            sender.close()
+            alertmanager.stop()
+    finally:
+        apis.close()

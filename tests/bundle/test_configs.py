@@ -3,6 +3,7 @@ and the collector configuration's pipeline order and component names."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import subprocess
 from pathlib import Path
@@ -12,6 +13,9 @@ import pytest
 import yaml
 
 from exporters import naming
+from exporters.bundle import configs
+from exporters.bundle.alerting import load_alerting
+from exporters.bundle.topology import COMPOSE
 from tests.support.processes import require_binary
 
 REPO = Path(__file__).resolve().parents[2]
@@ -65,36 +69,34 @@ def test_amtool_checks_the_alertmanager_config():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+PAGE = {naming.TIER_LABEL: naming.TIER_PAGE}
+TICKET = {naming.TIER_LABEL: naming.TIER_TICKET}
+SLO = {naming.SERVICE_LABEL: "api", naming.SLO_LABEL: "availability", naming.STACK_LABEL: "a"}
 ROUTES = [
     # (labels, receiver)
     ({"alertname": naming.ALERT_WATCHDOG, "severity": "none"}, "heartbeat"),
     (
-        {"alertname": naming.ALERT_DEPENDENCY_DOWN, "severity": "critical", "dependency": "redis"},
-        "page",
+        {"alertname": naming.ALERT_EXPLAINED, naming.EXPLAINS_LABEL: "page", "severity": "none"},
+        "inhibitor",
     ),
     (
-        {
-            "alertname": naming.ALERT_SLO_BURN_RATE_PAGE,
-            "severity": "critical",
-            "tier": "page",
-            "service": "api",
-            "slo": "availability",
-        },
+        {"alertname": naming.ALERT_DEPENDENCY_DOWN, "severity": "critical", "dependency": "redis"}
+        | PAGE,
         "page",
     ),
+    ({"alertname": naming.ALERT_SLO_BURN_RATE_PAGE, "severity": "critical"} | SLO | PAGE, "page"),
+    # a spec's own alert name and severity (Sloth: severity pageteam): routed by tier
+    ({"alertname": "CheckoutErrors", "severity": "pageteam"} | SLO | PAGE, "page"),
     (
-        {
-            "alertname": naming.ALERT_SLO_BURN_RATE_TICKET,
-            "severity": "warning",
-            "tier": "ticket",
-            "service": "api",
-            "slo": "availability",
-        },
+        {"alertname": naming.ALERT_SLO_BURN_RATE_TICKET, "severity": "warning"} | SLO | TICKET,
         "ticket",
     ),
-    ({"alertname": naming.ALERT_DEPENDENCY_PROBE_SLOW, "severity": "warning"}, "ticket"),
+    ({"alertname": "CheckoutErrors", "severity": "slack"} | SLO | TICKET, "ticket"),
+    ({"alertname": naming.ALERT_DEPENDENCY_PROBE_SLOW, "severity": "warning"} | TICKET, "ticket"),
     ({"alertname": "SomethingUnrouted"}, "default"),
     ({"alertname": "SomethingInformational", "severity": "info"}, "default"),
+    # severity alone routes nothing: a page needs its tier
+    ({"alertname": "SomethingCritical", "severity": "critical"}, "default"),
 ]
 
 
@@ -121,6 +123,45 @@ def test_every_route_has_a_case():
     assert routed | {config["route"]["receiver"]} == {receiver for _, receiver in ROUTES}
 
 
+def test_alert_explained_has_a_receiver_without_integrations():
+    config = yaml.safe_load(ALERTMANAGER.read_text())
+    assert config["route"]["routes"][0]["matchers"] == [f'alertname="{naming.ALERT_EXPLAINED}"']
+    inhibitor = next(r for r in config["receivers"] if r["name"] == "inhibitor")
+    assert inhibitor == {"name": "inhibitor"}
+
+
+def test_heartbeat_repeats_below_its_group_interval():
+    config = yaml.safe_load(ALERTMANAGER.read_text())
+    heartbeat = next(r for r in config["route"]["routes"] if r["receiver"] == "heartbeat")
+    assert heartbeat["group_interval"] == load_alerting().heartbeat_interval == "1m"
+    assert heartbeat["repeat_interval"] == "30s"
+
+
+def test_only_alert_explained_inhibits_and_only_within_a_stack():
+    config = yaml.safe_load(ALERTMANAGER.read_text())
+    explains = []
+    for rule in config["inhibit_rules"]:
+        source = rule["source_matchers"]
+        assert source[0] == f'alertname="{naming.ALERT_EXPLAINED}"', rule
+        explains.append(source[1])
+        assert rule["equal"][0] == naming.STACK_LABEL, rule
+    assert explains == [
+        f'{naming.EXPLAINS_LABEL}="{value}"'
+        for value in ("page", "ticket", "DependencyProbeSlow", "DependencyCircuitOpen")
+    ]
+
+
+def test_a_grouped_sli_adds_its_grouping_labels_to_the_slo_inhibitions(spec):
+    slo = spec.slos[0]
+    sli = dataclasses.replace(slo.sli, grouping=(naming.HTTP_ROUTE,))
+    grouped = dataclasses.replace(spec, slos=(dataclasses.replace(slo, sli=sli), *spec.slos[1:]))
+    config = configs.alertmanager_config(load_alerting(), COMPOSE, grouped)
+    equal = [rule["equal"] for rule in config["inhibit_rules"]]
+    slo_labels = [naming.STACK_LABEL, naming.SERVICE_LABEL, naming.SLO_LABEL, naming.HTTP_ROUTE]
+    assert equal[:2] == [slo_labels, slo_labels]
+    assert equal[2:] == [[naming.STACK_LABEL, naming.DEPENDENCY, "instance"]] * 2
+
+
 def test_receivers_use_key_files_and_the_notification_templates():
     config = yaml.safe_load(ALERTMANAGER.read_text())
     receivers = {r["name"]: r for r in config["receivers"]}
@@ -131,9 +172,19 @@ def test_receivers_use_key_files_and_the_notification_templates():
     assert set(opsgenie) == {"P1", "P3"}
     assert all(c["api_key_file"] == "/run/secrets/opsgenie_api_key" for c in opsgenie.values())
     assert opsgenie["P1"]["responders"] == [{"type": "team", "name": "platform-oncall"}]
+    assert (
+        opsgenie["P1"]["tags"]
+        == "{{ .CommonLabels.severity }},{{ .CommonLabels.obsstack_service }}"
+    )
     assert "obsstack.title" in pagerduty["description"]
     assert config["templates"] == ["/etc/alertmanager/templates/*.tmpl"]
-    assert config["route"]["group_by"] == ["alertname", "service", "slo", "dependency"]
+    assert config["route"]["group_by"] == [
+        "stack",
+        "alertname",
+        "obsstack_service",
+        "obsstack_slo",
+        "dependency",
+    ]
 
 
 def test_notification_template_renders():
