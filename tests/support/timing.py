@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from alerts import series
+from alerts.load import load_spec
 from alerts.model import SLO
 from alerts.render import to_yaml
 from alerts.rules import rule_group
@@ -55,8 +56,10 @@ class Scenario:
 
 @dataclass
 class Timeline:
-    """Seconds after the scenario's start at which each (layout, tier) was firing."""
+    """Seconds after the scenario's start at which each (layout, tier) was firing, up to
+    ``end`` (the last evaluation checked)."""
 
+    end: float
     firing: dict[tuple[str, str], list[float]] = field(default_factory=dict)
 
     def first(self, layout: str, tier: str) -> float | None:
@@ -64,9 +67,12 @@ class Timeline:
         return min(times) if times else None
 
     def cleared(self, layout: str, tier: str, step: float) -> float | None:
-        """The first evaluation after the last one firing (None: never fired)."""
+        """The first evaluation after the last one firing (None: never fired, or still
+        firing at the end)."""
         times = self.firing.get((layout, tier), [])
-        return max(times) + step if times else None
+        if not times or max(times) >= self.end:
+            return None
+        return max(times) + step
 
 
 # Each test's checks carry its index in a matcher that always holds, so a test with no firing
@@ -92,9 +98,10 @@ def _classify(labels: dict[str, str]) -> tuple[str, str] | None:
     return (OURS, tier) if tier in (naming.TIER_PAGE, naming.TIER_TICKET) else None
 
 
-def parse(report: str, starts: Sequence[int]) -> list[Timeline]:
+def parse(report: str, scenarios: Sequence[Scenario], step: float) -> list[Timeline]:
     """Timelines of each test (in order) from promtool's failure report."""
-    timelines = [Timeline() for _ in starts]
+    starts = [s.start for s in scenarios]
+    timelines = [Timeline(_last_check(s, step) - s.start * 60) for s in scenarios]
     test, last_time = -1, 0.0
     for line in report.splitlines():
         found = _CHECK.match(line)
@@ -110,6 +117,13 @@ def parse(report: str, starts: Sequence[int]) -> list[Timeline]:
                 at = last_time - starts[test] * 60
                 timelines[test].firing.setdefault(key, []).append(at)
     return timelines
+
+
+def _last_check(scenario: Scenario, step: float) -> float:
+    at = scenario.start * 60.0
+    while at + step <= (scenario.minutes - 1) * 60:
+        at += step
+    return at
 
 
 def _test(slo: SLO, scenario: Scenario, index: int) -> dict[str, Any]:
@@ -164,7 +178,7 @@ def run(
     report = result.stdout + result.stderr
     if "FAILED" not in report and result.returncode != 0:
         raise AssertionError(f"promtool could not run the timing tests:\n{report[-2000:]}")
-    return parse(report, [s.start for s in scenarios])
+    return parse(report, scenarios, slo.evaluation_interval)
 
 
 # -- the scenarios of the comparison ------------------------------------------------------------
@@ -240,9 +254,29 @@ def ratio_inputs(scenario: Scenario) -> tuple[dict[str, str], ...]:
     )
 
 
+SLOTH_SPEC = """\
+version: prometheus/v1
+service: shop
+labels: {owner: shop-team, tier: "2"}
+slos:
+  - name: requests-availability
+    objective: 99.9
+    sli:
+      events:
+        error_query: sum(rate(shop_requests_total{job="shop",code=~"(5..|429)"}[{{.window}}]))
+        total_query: sum(rate(shop_requests_total{job="shop"}[{{.window}}]))
+    alerting:
+      name: ShopHighErrorRate
+      page_alert: {labels: {severity: pageteam}}
+      ticket_alert: {labels: {severity: slack}}
+"""
+
+
 def scenarios_for(slo: SLO) -> list[Scenario]:
     """The comparison's scenarios for one SLO of :data:`SPEC`."""
     budget = slo.error_budget
+    if slo.service == "shop":  # the Sloth spec
+        return [after_clean("20m burst at 10 %", 360, Segment(20, PER_MINUTE, 0.1))]
     if slo.name == "availability":
         return [
             *(steady(budget, times) for times in (0.5, 2, 20, 100)),
@@ -251,10 +285,17 @@ def scenarios_for(slo: SLO) -> list[Scenario]:
             after_clean("20m burst at 10 %", 360, Segment(20, PER_MINUTE, 0.1)),
         ]
     if slo.name == "latency":
-        return [after_clean("15m with 30 % of requests slow", 360, Segment(15, PER_MINUTE, 0.3))]
+        return [after_clean("20m with 50 % of requests slow", 360, Segment(20, PER_MINUTE, 0.5))]
     scenario = quiet_then_peak()
     if slo.sli.kind == "ratio":
         scenario = Scenario(
             scenario.name, scenario.segments, scenario.start, ratio_inputs(scenario)
         )
     return [scenario]
+
+
+def comparison_slos(workdir: Path) -> list[SLO]:
+    """The SLOs of :data:`SPEC`, then the one of :data:`SLOTH_SPEC` (read as a Sloth file)."""
+    (workdir / "slos.yaml").write_text(SPEC)
+    (workdir / "sloth.yaml").write_text(SLOTH_SPEC)
+    return [*load_spec(workdir / "slos.yaml").slos, *load_spec(workdir / "sloth.yaml").slos]
