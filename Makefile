@@ -6,7 +6,8 @@ BIN := $(VENV)/bin
 DEBIAN_PACKAGES := prometheus prometheus-alertmanager docker-compose openssl
 NEEDED_BINARIES := prometheus promtool prometheus-alertmanager amtool docker-compose openssl
 
-.PHONY: setup run stop test lint services bench-probe bench-slo-rules bench-instrumentation
+.PHONY: setup run stop test lint services bench-probe bench-slo-rules bench-instrumentation \
+	bench-heartbeat
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -60,3 +61,8 @@ bench-instrumentation: setup
 ## bench-slo-rules: rule evaluation cost against Sloth's layout, ~31 min (benchmarks/slo_rules.md)
 bench-slo-rules: setup
 	$(PY) -m benchmarks.slo_rules --minutes 30 --burst-at 15
+
+## bench-heartbeat: Watchdog heartbeat spacing with the shipped timings, ~10 min
+## (benchmarks/heartbeat.md)
+bench-heartbeat: setup
+	$(PY) -m benchmarks.heartbeat --minutes 10
