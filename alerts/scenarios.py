@@ -159,7 +159,7 @@ def steady_below(slo: SLO) -> Case:
     # Below the budget itself too, so that the budget-exhausted alert stays quiet.
     limit = min(factor, 1.0) * slo.error_budget * 0.99
     ratio = math.floor(limit * EVENTS_PER_MINUTE) / EVENTS_PER_MINUTE
-    end = max(_minutes(w.long) for t in slo.tiers for w in t.windows if w.long <= 6 * 3600) + 30
+    end = max(_minutes(span) for span in slo.windows if span <= 6 * 3600) + 30
     return Case(
         f"error ratio {ratio:g}, just below {factor:g}x the budget: nothing fires",
         [Segment(end + 1, EVENTS_PER_MINUTE, ratio)],
