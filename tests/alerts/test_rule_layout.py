@@ -49,12 +49,12 @@ def test_an_obsstack_slo_with_both_tiers_disabled_records_everything_and_alerts_
             name: quiet
             objective: 99.9
             alerting: {page: {disable: true}, ticket: {disable: true}}
-            sli: {kind: availability, errors: 'http_requests_total{code="500"}', total: http_requests_total}
+            sli: {kind: availability, errors: 'requests_total{code="500"}', total: requests_total}
           - service: api
             name: tickets-only
             objective: 99.9
             alerting: {page: {disable: true}}
-            sli: {kind: availability, errors: 'http_requests_total{code="500"}', total: http_requests_total}
+            sli: {kind: availability, errors: 'requests_total{code="500"}', total: requests_total}
         """,
     )
     out = generate_into(tmp_path / "out", path)
@@ -136,7 +136,7 @@ def test_sloth_record_names_serve_sloths_dashboards_without_doubling_ours(tmp_pa
             name: availability
             objective: 99.9
             labels: {team: core}
-            sli: {kind: availability, errors: 'http_requests_total{code="500"}', total: http_requests_total}
+            sli: {kind: availability, errors: 'requests_total{code="500"}', total: requests_total}
         """,
     )
     slo = load_spec(path).slos[0]
@@ -145,8 +145,8 @@ def test_sloth_record_names_serve_sloths_dashboards_without_doubling_ours(tmp_pa
     test = {
         "interval": "1m",
         "input_series": [
-            {"series": 'http_requests_total{code="200"}', "values": "0+998x60"},
-            {"series": 'http_requests_total{code="500"}', "values": "0+2x60"},
+            {"series": 'requests_total{code="200"}', "values": "0+998x60"},
+            {"series": 'requests_total{code="500"}', "values": "0+2x60"},
         ],
         "promql_expr_test": [
             {
