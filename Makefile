@@ -7,7 +7,7 @@ DEBIAN_PACKAGES := prometheus prometheus-alertmanager docker-compose openssl
 NEEDED_BINARIES := prometheus promtool prometheus-alertmanager amtool docker-compose openssl
 
 .PHONY: setup run stop test lint services bench-probe bench-slo-rules bench-instrumentation \
-	bench-heartbeat
+	bench-heartbeat bench-slo-timing
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -66,3 +66,8 @@ bench-slo-rules: setup
 ## (benchmarks/heartbeat.md)
 bench-heartbeat: setup
 	$(PY) -m benchmarks.heartbeat --minutes 10
+
+## bench-slo-timing: when SLO alerts fire and clear against Sloth's rules, ~2 min
+## (benchmarks/slo_timing.md)
+bench-slo-timing: setup
+	$(PY) -m benchmarks.slo_timing
