@@ -180,7 +180,7 @@ def _overview() -> Section:
                     [
                         Query(
                             f"{records.ERROR_BUDGET_REMAINING}{{{FOCUS}}}",
-                            "{{service}} / {{slo}}",
+                            f"{{{{{n.SERVICE_LABEL}}}}} / {{{{{n.SLO_LABEL}}}}}",
                             instant=True,
                         )
                     ],
