@@ -1,12 +1,14 @@
 """Running probes: time budgets, retries, circuit breakers and one probe in flight per dependency.
 
-Probe kinds only talk to their dependency; everything they share lives here, once.
+Probe kinds only talk to their dependency; everything they share lives here, once. A probe's
+time budget is the dependency's own; a scrape's budget only bounds how long that scrape waits.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import random
 import time
 from collections import Counter
@@ -20,10 +22,16 @@ from exporters.probe.model import ProbeFailure, Report
 
 log = logging.getLogger("obsstack.probe")
 
+# The shortest time a scrape waits for results, whatever X-Prometheus-Scrape-Timeout-Seconds
+# says (unless the configured scrape budget itself is shorter): a client asking for less still
+# gets the results of healthy dependencies, and gets them a little late.
+MIN_SCRAPE_BUDGET = 1.0
+
 # Below this, another attempt would not have a fair chance to finish: do not retry.
 _MIN_ATTEMPT_SECONDS = 0.05
-# How long past its budget a scrape waits for a probe to record its own timeout (a cancelled
-# probe closes its socket first). Well inside the 0.5 s kept below Prometheus' scrape timeout.
+# How long past a probe's deadline a scrape waits for it to record its own timeout (a
+# cancelled probe closes its socket first). Well inside the 0.5 s kept below Prometheus'
+# scrape timeout.
 _SETTLE_SECONDS = 0.1
 
 
@@ -76,6 +84,14 @@ class CircuitBreaker:
             self.opens += 1
 
 
+@dataclass(frozen=True)
+class Flight:
+    """The probe of one dependency in flight, and the deadline it was given when it started."""
+
+    task: asyncio.Task[Outcome]
+    deadline: float  # on the prober's clock
+
+
 @dataclass
 class DependencyState:
     """Everything the exporter remembers about one dependency between scrapes."""
@@ -86,7 +102,7 @@ class DependencyState:
     last_success: float | None = None
     failures: Counter[str] = field(default_factory=Counter)
     retries: int = 0
-    inflight: asyncio.Task[Outcome] | None = None
+    inflight: Flight | None = None
 
 
 class Prober:
@@ -104,33 +120,43 @@ class Prober:
         return self.config.secrets.scrub(text)
 
     def budget(self, scrape_timeout_header: str | None) -> float:
-        """min(configured scrape budget, X-Prometheus-Scrape-Timeout-Seconds - 0.5 s)."""
+        """How long a scrape waits: min(configured scrape budget,
+        X-Prometheus-Scrape-Timeout-Seconds - 0.5 s), the header's share never below
+        MIN_SCRAPE_BUDGET."""
         budget = self.config.scrape_budget
         if scrape_timeout_header:
             try:
                 offered = float(scrape_timeout_header) - 0.5
             except ValueError:
-                offered = budget
-            if offered > 0:
-                budget = min(budget, offered)
+                return budget
+            if math.isfinite(offered):
+                budget = min(budget, max(offered, MIN_SCRAPE_BUDGET))
         return budget
 
     async def probe(self, name: str, budget: float) -> Outcome:
-        """Probe one dependency within ``budget`` seconds, joining a probe already in flight."""
+        """The result of a probe of one dependency, waiting at most ``budget`` seconds for it.
+
+        Joins the probe in flight, or starts one. A probe always runs to its own timeout (the
+        dependency's, capped by the configured scrape budget), whoever started it: a caller
+        that cannot wait that long gets a timeout of its own, while the probe goes on and
+        records its result for every scraper. So no caller's budget, however short, can make
+        a dependency fail, count a failure or move its circuit breaker.
+        """
         state = self.states[name]
         started = self.clock()
-        task = state.inflight
-        if task is None or task.done():
-            timeout = min(state.dependency.timeout, budget)
-            # The deadline is fixed now, before the task is scheduled: the probe's own timeout
-            # then always ends before this scrape stops waiting for it.
-            task = asyncio.create_task(
-                self._run(state, started + timeout, timeout), name=f"probe:{name}"
-            )
-            state.inflight = task
+        flight = state.inflight
+        if flight is None or flight.task.done():
+            timeout = min(state.dependency.timeout, self.config.scrape_budget)
+            # The deadline is fixed now, before the task is scheduled: a caller that can wait
+            # until then always reads this probe's own result.
+            deadline = started + timeout
+            task = asyncio.create_task(self._run(state, deadline, timeout), name=f"probe:{name}")
+            flight = state.inflight = Flight(task, deadline)
+        remaining = flight.deadline - started
+        wait = remaining + _SETTLE_SECONDS if remaining <= budget else budget
         try:
             # shield: a scrape that gives up must not cancel the probe other scrapes share.
-            return await asyncio.wait_for(asyncio.shield(task), timeout=budget + _SETTLE_SECONDS)
+            return await asyncio.wait_for(asyncio.shield(flight.task), timeout=wait)
         except TimeoutError:
             return Outcome(
                 up=False,
@@ -138,7 +164,8 @@ class Prober:
                 timeout=budget,
                 finished_at=time.time(),
                 reason=naming.REASON_TIMEOUT,
-                message="a probe started by an earlier scrape is still running",
+                message=f"no result within this request's budget of {budget:g}s; "
+                "the probe goes on and its result is kept for the next scrapes",
             )
 
     async def probe_all(
@@ -148,6 +175,17 @@ class Prober:
         selected = list(self.states) if names is None else list(names)
         outcomes = await asyncio.gather(*(self.probe(name, budget) for name in selected))
         return dict(zip(selected, outcomes, strict=True))
+
+    async def aclose(self) -> None:
+        """Cancel the probes in flight (on shutdown): each closes its connection."""
+        tasks = [
+            state.inflight.task
+            for state in self.states.values()
+            if state.inflight is not None and not state.inflight.task.done()
+        ]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def refresh(self, budget: float) -> None:
         """Probe the dependencies whose last result is missing or older than ``stale_after``."""

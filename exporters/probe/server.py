@@ -5,7 +5,8 @@ from __future__ import annotations
 import base64
 import hmac
 import html
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -67,12 +68,19 @@ def _bad_request(message: str) -> PlainTextResponse:
 def create_app(config: Config, prober: Prober | None = None) -> FastAPI:
     """The exporter's ASGI application for ``config``."""
     prober = prober or Prober(config)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await prober.aclose()
+
     app = FastAPI(
         title="obsstack exporter",
         version=__version__,
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
+        lifespan=lifespan,
     )
     app.state.prober = prober
     if config.auth is not None:

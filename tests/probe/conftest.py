@@ -67,6 +67,7 @@ async def exporter_for() -> AsyncIterator[Callable[[Config], Exporter]]:
     yield make
     for exporter in made:
         await exporter.client.aclose()
+        await exporter.prober.aclose()  # probes that outlived their scrape
 
 
 def sample(text: str, name: str, **labels: str) -> float | None:

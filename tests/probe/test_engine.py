@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Iterator
 
 import pytest
 
+from exporters.probe.engine import Prober
 from tests.probe.conftest import PG, sample
 from tests.support.doubles import Blackhole, HttpDouble, Reply
 from tests.support.processes import free_port
@@ -54,21 +56,64 @@ async def test_every_kind_times_out_on_a_hung_server_and_closes_its_socket(
     assert blackhole.open_connections() == 0, "a cancelled probe left its connection open"
 
 
-async def test_scrape_timeout_header_bounds_every_probe(blackhole, make_config, exporter_for):
-    deps = [hung("redis", blackhole.port, timeout="30s"), {"name": "main-db", **PG}]
+async def test_a_short_scrape_budget_bounds_the_wait_not_the_probe(
+    blackhole, make_config, exporter_for
+):
+    deps = [hung("redis", blackhole.port, timeout="2s"), {"name": "main-db", **PG}]
     exporter = exporter_for(make_config(deps, server={"scrape_budget": "20s"}))
-    text = await exporter.metrics(headers={"X-Prometheus-Scrape-Timeout-Seconds": "1.5"})
-    # min(configured budget 20 s, header 1.5 s - 0.5 s) = 1 s, below the 30 s probe timeout
-    assert sample(text, "dependency_probe_timeout_seconds", dependency="hung-redis") == 1.0
+    header = {"X-Prometheus-Scrape-Timeout-Seconds": "1.5"}
+    started = time.monotonic()
+    text, probe = await asyncio.gather(
+        exporter.metrics(headers=header),
+        exporter.get("/probe", params={"target": "hung-redis"}, headers=header),
+    )
+    # min(configured budget 20 s, header 1.5 s - 0.5 s) = 1 s: answered inside Prometheus' timeout
+    assert time.monotonic() - started < 1.4
+    assert sample(text, "dependency_up", dependency="main-db") == 1
+    # The hung probe has no result yet, so nothing is claimed about it, and no failure counted.
+    assert sample(text, "dependency_up", dependency="hung-redis") is None
+    assert (
+        sample(text, "dependency_probe_failures_total", dependency="hung-redis", reason="timeout")
+        == 0
+    )
+    assert sample(probe.text, "probe_success") == 0  # this request's own result: no answer yet
+    assert sample(probe.text, "probe_timeout_seconds") == 1.0
+    assert blackhole.accepted == 1  # /metrics and /probe share the probe in flight
+    # The probe runs to its own 2 s timeout; that result is what the next scrapes read.
+    await asyncio.sleep(2.1 - (time.monotonic() - started))
+    text = await exporter.metrics(headers=header)
     assert sample(text, "dependency_up", dependency="hung-redis") == 0
-    # the probe's own timeout was recorded before this scrape rendered, not a later one's
     assert (
         sample(text, "dependency_probe_failures_total", dependency="hung-redis", reason="timeout")
         == 1
     )
-    assert sample(text, "dependency_up", dependency="main-db") == 1
-    duration = sample(text, "dependency_probe_duration_seconds", dependency="hung-redis")
-    assert duration is not None and duration < 1.5  # answered inside Prometheus' own timeout
+    assert sample(text, "dependency_probe_timeout_seconds", dependency="hung-redis") == 2.0
+
+
+@pytest.mark.parametrize(
+    ("header", "configured", "expected"),
+    [
+        (None, "10s", 10.0),
+        ("15", "10s", 10.0),
+        ("5", "10s", 4.5),
+        ("1.6", "10s", 1.1),
+        # below the 1 s floor: a client cannot make the exporter give up sooner
+        ("1.2", "10s", 1.0),
+        ("0.51", "10s", 1.0),
+        ("0", "10s", 1.0),
+        ("-3", "10s", 1.0),
+        ("1e-9", "10s", 1.0),
+        # unless the configured budget itself is shorter
+        ("0.51", "500ms", 0.5),
+        # not a number of seconds: the configured budget
+        ("nan", "10s", 10.0),
+        ("inf", "10s", 10.0),
+        ("soon", "10s", 10.0),
+    ],
+)
+def test_scrape_budget_from_the_header_has_a_floor(make_config, header, configured, expected):
+    prober = Prober(make_config([{"name": "main-db", **PG}], server={"scrape_budget": configured}))
+    assert prober.budget(header) == pytest.approx(expected)
 
 
 async def test_concurrent_scrapes_share_one_probe_per_dependency(
@@ -127,7 +172,7 @@ async def test_retries_stay_inside_the_probe_budget(make_config, exporter_for):
                     "kind": "postgres",
                     "port": closed_port,
                     "timeout": "300ms",
-                    "retries": {"attempts": 50, "initial_backoff": "100ms", "max_backoff": "1s"},
+                    "retries": {"attempts": 10, "initial_backoff": "100ms", "max_backoff": "1s"},
                 },
             ]
         )
