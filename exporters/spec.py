@@ -16,6 +16,8 @@ from typing import Any, TypeVar
 
 import yaml
 
+from exporters.redaction import SecretMatcher
+
 T = TypeVar("T")
 _MISSING: Any = object()
 
@@ -75,23 +77,31 @@ def format_duration(seconds: float) -> str:
 
 
 class Secrets:
-    """Every secret value read from a configuration, so that any text can be scrubbed of them."""
+    """Every secret value read from a configuration, so that any text can be scrubbed of them.
+
+    :meth:`scrub` finds them in the forms a dependency or a driver may echo them: in any case,
+    URL-encoded, JSON- or repr-escaped, hex, base64 (alone or inside base64 of ``user:secret``)
+    and cut short to a leading fragment (see :mod:`exporters.redaction`).
+    """
 
     PLACEHOLDER = "<redacted>"
 
     def __init__(self) -> None:
         self._values: set[str] = set()
+        self._matcher: SecretMatcher | None = None
 
     def add(self, value: str) -> str:
-        if value:
+        if value and value not in self._values:
             self._values.add(value)
+            self._matcher = None  # rebuilt on the next scrub
         return value
 
     def scrub(self, text: str) -> str:
-        """Replace every known secret (longest first) and any DSN password in ``text``."""
-        for value in sorted(self._values, key=len, reverse=True):
-            text = text.replace(value, self.PLACEHOLDER)
-        return scrub_dsn_passwords(text)
+        """Replace every known secret, in any of its forms, and any DSN password in ``text``."""
+        matcher = self._matcher
+        if matcher is None:
+            matcher = self._matcher = SecretMatcher(self._values)
+        return scrub_dsn_passwords(matcher.sub(self.PLACEHOLDER, text))
 
 
 _DSN_PASSWORD = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]*):[^@\s]*@", re.I)

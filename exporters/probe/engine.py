@@ -19,6 +19,7 @@ from exporters import naming
 from exporters.probe.config import CircuitPolicy, Config, Dependency
 from exporters.probe.kinds import KINDS
 from exporters.probe.model import ProbeFailure, Report
+from exporters.redaction import clean_text
 
 log = logging.getLogger("obsstack.probe")
 
@@ -26,6 +27,8 @@ log = logging.getLogger("obsstack.probe")
 # says (unless the configured scrape budget itself is shorter): a client asking for less still
 # gets the results of healthy dependencies, and gets them a little late.
 MIN_SCRAPE_BUDGET = 1.0
+# Text a dependency sent (error replies, codes, statuses, headers) is cut to this length.
+MAX_DETAIL_CHARS = 256
 
 # Below this, another attempt would not have a fair chance to finish: do not retry.
 _MIN_ATTEMPT_SECONDS = 0.05
@@ -264,9 +267,10 @@ class Prober:
                 backoff *= 2
                 await asyncio.sleep(pause)
                 continue
-            return self._outcome(
-                False, started, timeout, report, attempt, reason, self.scrub(message)
-            )
+            # The message may quote the dependency (an error reply, a code, a header): it is
+            # scrubbed of secrets, cleared of control characters and cut before anyone sees it.
+            message = clean_text(message, self.scrub, MAX_DETAIL_CHARS)
+            return self._outcome(False, started, timeout, report, attempt, reason, message)
 
     def _outcome(
         self,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import asyncpg
 
@@ -43,6 +44,8 @@ def read_settings(section: Section) -> Settings:
         for key in ("host", "port", "database", "user", "password", "password_file"):
             if section.has(key):
                 raise section.error(key, "set either dsn or the separate connection fields")
+        for password in _dsn_passwords(dsn):
+            section.secrets.add(password)  # the dsn is a secret; its password alone is one too
         return Settings("", 0, "", "", dsn=dsn, sslmode=sslmode, query=query)
     return Settings(
         host=section.string("host", "127.0.0.1"),
@@ -53,6 +56,16 @@ def read_settings(section: Section) -> Settings:
         sslmode=sslmode or "prefer",
         query=query,
     )
+
+
+def _dsn_passwords(dsn: str) -> list[str]:
+    """The passwords a libpq URI carries, decoded: ``user:password@`` and ``?password=``."""
+    try:
+        parts = urlsplit(dsn)
+        passwords = [unquote(parts.password)] if parts.password else []
+    except ValueError:  # a malformed dsn: asyncpg reports it, without the dsn
+        return []
+    return passwords + parse_qs(parts.query).get("password", [])
 
 
 async def probe(settings: Settings, budget: float, report: Report) -> None:
