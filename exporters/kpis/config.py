@@ -29,6 +29,7 @@ class Database:
     connection: postgres.Settings
     search_path: str | None
     max_connections: int
+    allow_privileged_role: bool
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,7 @@ def _database(document: Section) -> Database:
         connection=postgres.read_settings(section),
         search_path=search_path,
         max_connections=section.integer("max_connections", 2, minimum=1),
+        allow_privileged_role=section.boolean("allow_privileged_role", False),
     )
     section.close()
     return database
