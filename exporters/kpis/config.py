@@ -15,6 +15,7 @@ VERSION = "obsstack/v1"
 DEFAULT_LISTEN = "127.0.0.1:9411"
 SHIPPED = Path(__file__).with_name("platform.yaml")
 TYPES = ("gauge", "counter")
+DEFAULT_MAX_ROWS = 10_000
 _LOG_LEVELS = ("debug", "info", "warning", "error")
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _METRIC = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
@@ -45,6 +46,7 @@ class Kpi:
     timeout: float
     label_cap: int
     stale_after: float
+    max_rows: int
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,7 @@ class Defaults:
     interval: float
     timeout: float
     label_cap: int
+    max_rows: int
 
 
 def _database(document: Section) -> Database:
@@ -131,6 +134,7 @@ def _kpi(item: Section, defaults: Defaults) -> Kpi:
         timeout=timeout,
         label_cap=item.integer("label_cap", defaults.label_cap, minimum=1),
         stale_after=item.duration("stale_after", 3 * interval),
+        max_rows=item.integer("max_rows", defaults.max_rows, minimum=1),
     )
     if kpi.stale_after < interval:
         raise item.error("stale_after", "must be at least the interval")
@@ -173,6 +177,7 @@ def read_config(document: Section) -> Config:
         interval=section.duration("interval", 30.0),
         timeout=section.duration("timeout", 5.0),
         label_cap=section.integer("label_cap", 100, minimum=1),
+        max_rows=section.integer("max_rows", DEFAULT_MAX_ROWS, minimum=1),
     )
     section.close()
     kpis = document.each("kpis", lambda item: _kpi(item, defaults))
