@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from exporters import naming
+from exporters.probe.config import Auth
+from exporters.probe.config import _auth as read_auth
 from exporters.probe.kinds import postgres
 from exporters.serving import parse_listen
 from exporters.spec import Secrets, Section, open_document
@@ -55,6 +57,7 @@ class Config:
     listen: str
     log_level: str
     log_levels: dict[str, str]
+    auth: Auth | None
     database: Database
     kpis: tuple[Kpi, ...]
     secrets: Secrets
@@ -164,6 +167,7 @@ def read_config(document: Section) -> Config:
     except ValueError as exc:
         raise server.error("listen", str(exc)) from None
     log_level = server.string("log_level", "info", choices=_LOG_LEVELS)
+    auth = read_auth(server)
     log_levels = server.str_map("log_levels", {})
     for logger, level in log_levels.items():
         if level not in _LOG_LEVELS:
@@ -191,6 +195,7 @@ def read_config(document: Section) -> Config:
         listen=listen,
         log_level=log_level,
         log_levels=log_levels,
+        auth=auth,
         database=database,
         kpis=tuple(kpis),
         secrets=document.secrets,
