@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import dataclasses
+import logging
 from pathlib import Path
 
-from exporters.kpis.config import SHIPPED, load_config
+from exporters.kpis.config import SHIPPED, Config, load_config
 from exporters.serving import listen_address, serve
+from exporters.spec import ConfigError
+
+log = logging.getLogger("obsstack.kpis")
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -15,18 +21,70 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="run the business-KPI exporter (SQL queries against PostgreSQL)",
         description="Run every KPI query of the configuration on its own interval and serve "
         "the results on /metrics. The shipped queries for the platform are in "
-        f"{SHIPPED.name} beside the exporter's code.",
+        f"{SHIPPED.name} beside the exporter's code. The exporter refuses to start as a "
+        "database role that may do more than read, unless the configuration allows it.",
     )
     parser.add_argument(
         "--config", type=Path, default=SHIPPED, help=f"KPI configuration (default: {SHIPPED})"
     )
     parser.add_argument("--listen", help="HOST:PORT to bind (default: server.listen, :9411)")
+    parser.add_argument(
+        "--bearer-token-file",
+        type=Path,
+        help="require Authorization: Bearer with the token in this file on every endpoint "
+        "but /health (instead of server.auth)",
+    )
     parser.add_argument("--check", action="store_true", help="validate the configuration and exit")
     parser.set_defaults(run=run)
 
 
+def with_token_file(config: Config, path: Path) -> Config:
+    """``config`` requiring the bearer token read from ``path``."""
+    from exporters.probe.config import Auth
+
+    option = "--bearer-token-file"
+    try:
+        token = path.read_text().strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(option, "", f"cannot read {path}: {exc}") from None
+    if not token:
+        raise ConfigError(option, "", f"{path} is empty")
+    if any(ord(c) < 33 or ord(c) == 127 for c in token):
+        raise ConfigError(option, "", f"{path} holds a space or a control character")
+    return dataclasses.replace(config, auth=Auth(bearer_token=config.secrets.add(token)))
+
+
+def check_role(config: Config) -> None:
+    """Refuse a role that may do more than read (ConfigError, exit 2), unless allowed.
+
+    A database that cannot be reached now is no reason not to start: every new connection is
+    checked again before it runs a query.
+    """
+    from exporters.kpis.engine import KpiEngine
+    from exporters.kpis.privileges import PrivilegedRole
+
+    key = "database.dsn" if config.database.connection.dsn else "database.user"
+    try:
+        found = asyncio.run(KpiEngine(config).check_role())
+    except PrivilegedRole as exc:
+        raise ConfigError(config.file, key, str(exc)) from None
+    except Exception as exc:
+        log.warning(
+            "cannot check the database role now; every connection is checked before use",
+            extra={"reason": f"{type(exc).__name__}: {exc}"},
+        )
+        return
+    if found:
+        log.warning(
+            "running as a privileged database role, as database.allow_privileged_role allows",
+            extra={"privileges": "; ".join(found)},
+        )
+
+
 def run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
+    if args.bearer_token_file is not None:
+        config = with_token_file(config, args.bearer_token_file)
     host, port = listen_address(args.listen or config.listen)
     if args.check:
         print(f"{config.file}: ok ({len(config.kpis)} KPI queries, listen {host}:{port})")
@@ -37,5 +95,6 @@ def run(args: argparse.Namespace) -> int:
     from exporters.logs import configure_logging
 
     configure_logging(config.log_level, config.secrets.scrub, levels=config.log_levels)
+    check_role(config)
     serve(create_app(KpiEngine(config)), (host, port))
     return 0

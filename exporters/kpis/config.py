@@ -31,7 +31,7 @@ _SPECS = {spec.name: spec for spec in naming.all_metrics()}
 class Database:
     connection: postgres.Settings
     search_path: str | None
-    max_connections: int
+    max_connections: int | None  # None: one connection per KPI
     allow_privileged_role: bool
 
 
@@ -81,7 +81,7 @@ def _database(document: Section) -> Database:
     database = Database(
         connection=postgres.read_settings(section),
         search_path=search_path,
-        max_connections=section.integer("max_connections", 2, minimum=1),
+        max_connections=section.integer("max_connections", None, minimum=1),
         allow_privileged_role=section.boolean("allow_privileged_role", False),
     )
     section.close()

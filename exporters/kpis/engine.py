@@ -2,9 +2,14 @@
 
 Each KPI has its own task: it runs the query in a read-only transaction under a server-side
 ``statement_timeout`` (so PostgreSQL itself cancels a runaway query), bounded on the client side
-too, then replaces the cached samples. ``/metrics`` only reads the cache: a slow query never
-slows a scrape. Label sets a run no longer returns disappear; a failed run keeps the last good
-samples until they are ``stale_after`` old.
+too, reads at most ``max_rows`` rows, then replaces the cached samples. ``/metrics`` only reads
+the cache: a slow query never slows a scrape. Label sets a run no longer returns disappear; a
+failed run keeps the last good samples until they are ``stale_after`` old.
+
+A KPI runs one query at a time, so a pool with a connection per KPI (the default) never makes
+one wait. A smaller pool is shared fairly: the KPIs whose last query was slow (over half their
+timeout) share all connections but one, which is left for the others. Every new connection
+first checks that the role may only read (:mod:`exporters.kpis.privileges`).
 """
 
 from __future__ import annotations
@@ -22,7 +27,9 @@ from typing import Any
 import asyncpg
 
 from exporters.instrumentation.cardinality import RankedCap
+from exporters.kpis import privileges
 from exporters.kpis.config import Config, Kpi
+from exporters.kpis.slow_lane import SlowLane
 
 log = logging.getLogger("obsstack.kpis")
 APPLICATION_NAME = "obsstack-kpis"
@@ -46,6 +53,8 @@ class KpiState:
     last_success: float | None = None  # time.time()
     last_error: str = ""
     runs: int = 0
+    slow: bool = False  # the last query took over half the timeout: it waits in the slow lane
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one run at a time
 
 
 def to_value(value: Any, column: str) -> float | None:
@@ -93,27 +102,53 @@ class KpiEngine:
         self.states = {kpi.name: KpiState(kpi, RankedCap(kpi.label_cap)) for kpi in config.kpis}
         self.pool: asyncpg.Pool | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self.pool_size = config.database.max_connections or len(config.kpis)
+        # With fewer connections than KPIs, slow KPIs may hold all connections but one.
+        self._slow_lane = (
+            SlowLane(self.pool_size - 1) if 1 < self.pool_size < len(config.kpis) else None
+        )
 
-    async def start(self, schedule: bool = True) -> None:
-        """Create the pool (no connection is opened yet) and start every KPI's schedule."""
+    def _connect_arguments(self) -> dict[str, Any]:
         settings = self.config.database.connection
         server_settings = {"application_name": APPLICATION_NAME}
         if self.config.database.search_path:
             server_settings["search_path"] = self.config.database.search_path
-        self.pool = await asyncpg.create_pool(
-            dsn=settings.dsn,
-            host=settings.host or None,
-            port=settings.port or None,
-            user=settings.user or None,
-            password=settings.password,
-            database=settings.database or None,
-            ssl=settings.sslmode,
-            min_size=0,
-            max_size=self.config.database.max_connections,
-            statement_cache_size=0,
-            server_settings=server_settings,
+        return {
+            "dsn": settings.dsn,
+            "host": settings.host or None,
+            "port": settings.port or None,
+            "user": settings.user or None,
+            "password": settings.password,
+            "database": settings.database or None,
+            "ssl": settings.sslmode,
+            "statement_cache_size": 0,
+            "server_settings": server_settings,
             # Bounds connection attempts, which a timed-out acquire() does not cancel.
-            timeout=max(kpi.timeout for kpi in self.config.kpis),
+            "timeout": max(kpi.timeout for kpi in self.config.kpis),
+        }
+
+    async def check_role(self) -> list[str]:
+        """What the role may do beyond reading, on a connection of its own.
+
+        Raises :class:`privileges.PrivilegedRole` for a privileged role unless the
+        configuration allows it, and whatever connecting raises.
+        """
+        connection = await asyncpg.connect(**self._connect_arguments())
+        try:
+            return await privileges.check(connection, self.config.database.allow_privileged_role)
+        finally:
+            connection.terminate()
+
+    async def _on_connect(self, connection: asyncpg.Connection) -> None:
+        await privileges.check(connection, self.config.database.allow_privileged_role)
+
+    async def start(self, schedule: bool = True) -> None:
+        """Create the pool (no connection is opened yet) and start every KPI's schedule."""
+        self.pool = await asyncpg.create_pool(
+            **self._connect_arguments(),
+            min_size=0,
+            max_size=self.pool_size,
+            init=self._on_connect,
         )
         for state in self.states.values() if schedule else ():
             self._tasks.append(asyncio.create_task(self._schedule(state), name=state.kpi.name))
@@ -137,10 +172,14 @@ class KpiEngine:
 
     async def run(self, state: KpiState) -> None:
         """Run one KPI query now and record the outcome; never raises but for cancellation."""
+        async with state.lock:
+            await self._run(state)
+
+    async def _run(self, state: KpiState) -> None:
         kpi = state.kpi
         started = time.perf_counter()
         try:
-            rows = await self._query(kpi)
+            rows = await self._query(state)
             samples = state.cap.apply(to_samples(kpi, rows))
         except asyncio.CancelledError:
             raise
@@ -163,16 +202,59 @@ class KpiEngine:
             state.samples = {}
         log.warning("KPI query failed", extra={"kpi": state.kpi.name, "reason": reason})
 
-    async def _query(self, kpi: Kpi) -> list[asyncpg.Record]:
+    async def _query(self, state: KpiState) -> list[asyncpg.Record]:
+        kpi = state.kpi
         if self.pool is None:
             raise RuntimeError("the engine is not started")
+        deadline = time.monotonic() + kpi.timeout
+        lane = self._slow_lane
+        in_lane = False
+        if lane is not None and state.slow:
+            try:
+                await asyncio.wait_for(lane.enter(), kpi.timeout)
+            except TimeoutError:
+                raise KpiError(
+                    f"no connection within {kpi.timeout:g}s: the {lane.limit} connections "
+                    "slow KPIs may share were busy"
+                ) from None
+            in_lane = True
+
+        fired = False
+
+        def turned_slow() -> None:
+            nonlocal in_lane, fired
+            fired = True
+            state.slow = True
+            if lane is not None and not in_lane:
+                lane.join()
+                in_lane = True
+
+        timer: asyncio.TimerHandle | None = None
         try:
-            connection = await self.pool.acquire(timeout=kpi.timeout)
-        except TimeoutError:
-            raise KpiError(
-                f"no connection within {kpi.timeout:g}s (database not answering, or all "
-                f"{self.config.database.max_connections} pool connections busy)"
-            ) from None
+            try:
+                connection = await self.pool.acquire(
+                    timeout=max(0.001, deadline - time.monotonic())
+                )
+            except TimeoutError:
+                raise KpiError(
+                    f"no connection within {kpi.timeout:g}s (database not answering, or every "
+                    f"connection busy, pool size {self.pool_size})"
+                ) from None
+            timer = asyncio.get_running_loop().call_later(kpi.timeout / 2, turned_slow)
+            rows = await self._on_connection(kpi, connection)
+            if not fired:
+                state.slow = False  # answered within half its timeout
+            return rows
+        finally:
+            if timer is not None:
+                timer.cancel()
+            if lane is not None and in_lane:
+                lane.leave()
+
+    async def _on_connection(
+        self, kpi: Kpi, connection: asyncpg.Connection
+    ) -> list[asyncpg.Record]:
+        assert self.pool is not None
         fetch = asyncio.ensure_future(self._fetch(connection, kpi))
         try:
             done, _ = await asyncio.wait(
@@ -199,10 +281,19 @@ class KpiEngine:
             await connection.execute(
                 f"SET LOCAL statement_timeout = {max(1, int(kpi.timeout * 1000))}"
             )
-            return list(await connection.fetch(kpi.sql))
+            # A cursor: never more than max_rows + 1 rows in memory, whatever the query returns.
+            cursor = await connection.cursor(kpi.sql)
+            rows: list[asyncpg.Record] = await cursor.fetch(kpi.max_rows + 1)
+        if len(rows) > kpi.max_rows:
+            raise KpiError(
+                f"more than max_rows ({kpi.max_rows}) rows: aggregate in SQL, or raise max_rows"
+            )
+        return rows
 
 
 def _describe(exc: BaseException, kpi: Kpi) -> str:
+    if isinstance(exc, privileges.PrivilegedRole):
+        return str(exc)
     if isinstance(exc, asyncpg.QueryCanceledError):
         return f"cancelled by the server after statement_timeout ({kpi.timeout:g}s)"
     if isinstance(exc, TimeoutError):

@@ -14,10 +14,17 @@ from exporters import __version__
 from exporters.instrumentation.exposition import render
 from exporters.kpis.engine import KpiEngine
 from exporters.kpis.exposition import KpiCollector
+from exporters.probe.config import Auth
+from exporters.probe.server import RequireAuth
 
 
-def create_app(engine: KpiEngine) -> FastAPI:
-    """The KPI exporter's ASGI application; the lifespan starts and stops the engine."""
+def create_app(engine: KpiEngine, auth: Auth | None = None) -> FastAPI:
+    """The KPI exporter's ASGI application; the lifespan starts and stops the engine.
+
+    With ``auth`` (default: ``server.auth`` of the configuration) every path but /health asks
+    for the bearer token or the basic credentials, as the probe exporter does.
+    """
+    auth = auth or engine.config.auth
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -35,6 +42,8 @@ def create_app(engine: KpiEngine) -> FastAPI:
         openapi_url=None,
         lifespan=lifespan,
     )
+    if auth is not None:
+        app.add_middleware(RequireAuth, auth=auth)
     registry = CollectorRegistry(auto_describe=False)
     registry.register(KpiCollector(engine))
     ProcessCollector(registry=registry)

@@ -25,6 +25,8 @@ def document(schema: str, kpis: list[dict[str, Any]], **top: Any) -> dict[str, A
             "database": "test",
             "user": "postgres",
             "search_path": schema,
+            # The tests own the schema they read: the shared database's superuser will do.
+            "allow_privileged_role": True,
         },
         "kpis": kpis,
         **top,

@@ -3,6 +3,7 @@ secrets never shown."""
 
 from __future__ import annotations
 
+import base64
 import sys
 import uuid
 from pathlib import Path
@@ -10,7 +11,11 @@ from typing import Any
 
 import asyncpg
 import httpx
+import pytest
 
+from exporters.kpis.config import load_config
+from exporters.kpis.engine import KpiEngine
+from exporters.kpis.server import create_app
 from tests.instrumentation.helpers import samples
 from tests.kpis.conftest import DSN
 from tests.kpis.helpers import document, eventually, write
@@ -121,3 +126,57 @@ def test_database_passwords_never_appear_in_metrics_pages_or_logs(tmp_path):
             assert wrong not in text
     finally:
         postgres.destroy()
+
+
+@pytest.mark.parametrize(
+    ("auth", "good", "challenge"),
+    [
+        ({"bearer_token_file": "token"}, "Bearer s3cret-token", "Bearer"),
+        (
+            {"basic": {"username": "prometheus", "password_file": "token"}},
+            "Basic " + base64.b64encode(b"prometheus:s3cret-token").decode(),
+            "Basic",
+        ),
+    ],
+    ids=["bearer", "basic"],
+)
+async def test_server_auth_guards_every_endpoint_but_health(
+    tmp_path, schema, auth, good, challenge
+):
+    (tmp_path / "token").write_text("s3cret-token\n")
+    data = document(schema, [{"name": "one", "metric": "test_one", "type": "gauge",
+                              "help": "One.", "sql": "SELECT 1 AS value"}])  # fmt: skip
+    data["server"] = {"auth": auth}
+    app = create_app(KpiEngine(load_config(write(tmp_path, data))))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://kpis") as client:
+        for path in ("/metrics", "/ready", "/"):
+            for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic x"}):
+                refused = await client.get(path, headers=headers)
+                assert refused.status_code == 401, (path, headers)
+                assert refused.headers["www-authenticate"].startswith(challenge)
+                assert "s3cret" not in refused.text
+        assert (await client.get("/metrics", headers={"Authorization": good})).status_code == 200
+        assert (await client.get("/health")).status_code == 200
+
+
+def test_bearer_token_file_option_turns_auth_on(tmp_path, schema):
+    (tmp_path / "scrape_token").write_text("from-the-option")
+    data = document(schema, [
+        {"name": "one", "metric": "test_one", "type": "gauge", "help": "One.",
+         "sql": "SELECT 1 AS value", "interval": "1s", "timeout": "500ms"},
+    ])  # fmt: skip
+    port = free_port()
+    process = Process(
+        [sys.executable, "-m", "exporters.cli", "kpis", "--config", str(write(tmp_path, data)),
+         "--listen", f"127.0.0.1:{port}", "--bearer-token-file", str(tmp_path / "scrape_token")],
+        tmp_path / "kpis.log",
+        cwd=ROOT,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    with running(process):
+        wait_until(http_ok(f"{url}/health"), 30, "the KPI exporter to serve")
+        assert httpx.get(f"{url}/metrics").status_code == 401
+        scrape = httpx.get(f"{url}/metrics", headers={"Authorization": "Bearer from-the-option"})
+        assert scrape.status_code == 200
+    assert "from-the-option" not in process.output()

@@ -1,42 +1,29 @@
-"""The shipped KPI queries (exporters/kpis/platform.yaml) against the demo platform's schema."""
+"""The shipped KPI queries (exporters/kpis/platform.yaml) against the demo platform's schema,
+as the shipped reader role (exporters/kpis/reader_role.sql)."""
 
 from __future__ import annotations
 
 import yaml
 
-from exporters.demo.schema import ensure_schema
+from exporters.kpis import reader_role
 from exporters.kpis.config import SHIPPED, load_config
 from exporters.kpis.engine import KpiEngine
 from tests.instrumentation.helpers import samples
+from tests.kpis.conftest import ReaderCluster
 from tests.kpis.helpers import exposition, write
 
 
-async def test_every_shipped_kpi_runs_against_the_demo_schema(tmp_path, schema, db):
-    await ensure_schema(db, schema)
-    await ensure_schema(db, schema)  # idempotent
-    await db.execute("""
-        INSERT INTO ai_queries (tenant_id, agent_type, status, duration_ms)
-        SELECT t.id, a, s, 100 FROM tenants t,
-               (VALUES ('planner', 'succeeded'), ('planner', 'failed'),
-                       ('doc_search', 'succeeded')) AS q(a, s)
-        WHERE t.slug = 'acme';
-        INSERT INTO code_reviews (tenant_id, repository, result)
-        SELECT id, 'acme/api', 'approved' FROM tenants WHERE slug = 'acme';
-        UPDATE users SET last_seen_at = now() WHERE email LIKE '%@acme.example';
-        INSERT INTO backups (kind, status, started_at, finished_at) VALUES
-            ('full', 'succeeded', '2026-01-01T00:00:00Z', '2026-01-01T00:01:00Z'),
-            ('full', 'failed', '2026-01-02T00:00:00Z', '2026-01-02T00:01:00Z');
-        INSERT INTO graph_sync (entity, graph_nodes, synced_at) VALUES
-            ('tenants', 12, now()), ('users', 58, now()), ('code_reviews', 1, now());
-        INSERT INTO login_events (user_id, outcome)
-        SELECT id, o FROM users, (VALUES ('failure'), ('failure'), ('lockout')) AS e(o)
-        WHERE email = 'user1@wonka.example';
-        INSERT INTO rate_limit_rejections (tenant_id)
-        SELECT id FROM tenants WHERE slug IN ('wonka', 'wonka', 'tyrell');
-    """)  # fmt: skip
+async def test_every_shipped_kpi_runs_as_the_shipped_reader_role(tmp_path, reader_cluster):
+    """The demo schema (created twice: idempotent) read by the role reader_role.sql creates,
+    which passes the exporter's privilege check: the SQL grants what the queries read."""
+    cluster: ReaderCluster = reader_cluster
     data = yaml.safe_load(SHIPPED.read_text())
-    data["database"]["search_path"] = schema
-    engine = KpiEngine(load_config(write(tmp_path, data)))
+    assert data["database"]["search_path"] == reader_role.SCHEMA
+    data["database"] = cluster.database(reader_role.ROLE, cluster.reader_password)
+    config = load_config(write(tmp_path, data))
+    assert not config.database.allow_privileged_role
+    engine = KpiEngine(config)
+    assert await engine.check_role() == []
     await engine.start(schedule=False)
     try:
         for state in engine.states.values():
