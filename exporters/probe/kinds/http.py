@@ -5,11 +5,9 @@ OpenAI (``GET /v1/models``) and Supabase (``GET /auth/v1/health``)."""
 from __future__ import annotations
 
 import contextlib
+import math
 import re
-import ssl
 from dataclasses import dataclass
-
-import httpx
 
 from exporters import naming
 from exporters.probe.kinds import web
@@ -83,37 +81,27 @@ def read_settings(section: Section) -> Settings:
     )
 
 
-def _certificate_expiry(response: httpx.Response) -> float | None:
-    """notAfter of the verified peer certificate, as Unix time (None over plain HTTP)."""
-    stream = response.extensions.get("network_stream")
-    ssl_object = stream.get_extra_info("ssl_object") if stream is not None else None
-    if not isinstance(ssl_object, ssl.SSLObject | ssl.SSLSocket):
-        return None
-    certificate = ssl_object.getpeercert()
-    if not certificate or "notAfter" not in certificate:
-        return None  # not verified (insecure_skip_verify): the fields are not decoded
-    return float(ssl.cert_time_to_seconds(str(certificate["notAfter"])))
-
-
 async def probe(settings: Settings, budget: float, report: Report) -> None:
     url = settings.endpoint.url + settings.path
     async with web.client(settings.endpoint, budget) as http:
         response = await web.fetch(http, settings.method, url)
-        expiry = _certificate_expiry(response)
     report.set(naming.DEPENDENCY_HTTP_STATUS_CODE, response.status_code)
-    if expiry is not None:
-        report.set(naming.DEPENDENCY_HTTP_TLS_EXPIRY, expiry)
+    if response.tls_expiry is not None:
+        report.set(naming.DEPENDENCY_HTTP_TLS_EXPIRY, response.tls_expiry)
     for header, spec in RATE_LIMIT_HEADERS.items():
         value = response.headers.get(header)
         if value is not None:
             # A malformed header is not worth failing the dependency over.
             with contextlib.suppress(ValueError):
-                report.set(spec, float(value))
+                number = float(value)
+                if math.isfinite(number):
+                    report.set(spec, number)
     if response.status_code not in settings.expected_status:
         raise ProbeFailure(
             naming.REASON_UNHEALTHY,
             f"HTTP {response.status_code} from {settings.path or '/'}, "
             f"expected {', '.join(map(str, settings.expected_status))}",
         )
+    # body_match reads the first MAX_BODY_BYTES of the body: a probe never holds more.
     if settings.body_match is not None and not settings.body_match.search(response.text):
         raise ProbeFailure(naming.REASON_UNHEALTHY, "response body does not match body_match")

@@ -1,9 +1,12 @@
-"""HTTP plumbing shared by the HTTP-based kinds: settings, client, error classification."""
+"""HTTP plumbing shared by the HTTP-based kinds: settings, client, a capped body read and
+error classification."""
 
 from __future__ import annotations
 
 import base64
+import codecs
 import functools
+import json
 import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -85,12 +88,39 @@ def _tls_context(ca_file: str | None) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=ca_file)
 
 
+# The most of an answer's body a probe reads; the rest is never received (the connection is
+# closed), so a huge or endless body costs at most this much memory.
+MAX_BODY_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An HTTP response with at most MAX_BODY_BYTES of its body."""
+
+    status_code: int
+    headers: httpx.Headers
+    path: str  # of the request, for messages (never the query string: it may hold a key)
+    body: bytes
+    complete: bool  # False when the body was longer than MAX_BODY_BYTES and was cut there
+    encoding: str = "utf-8"
+    tls_expiry: float | None = None  # notAfter of the verified server certificate (Unix time)
+
+    @property
+    def text(self) -> str:
+        return self.body.decode(self.encoding, errors="replace")
+
+
 @asynccontextmanager
 async def client(endpoint: Endpoint, budget: float) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client for one probe: no redirects, no proxies from the environment."""
+    """An HTTP client for one probe: no redirects, no proxies from the environment, bodies
+    asked for uncompressed (only raw bytes are read, so their size is the memory they take)."""
     verify = False if endpoint.insecure_skip_verify else _tls_context(endpoint.ca_file)
     async with httpx.AsyncClient(
-        headers={"User-Agent": "obsstack-probe", **endpoint.headers},
+        headers={
+            "User-Agent": "obsstack-probe",
+            "Accept-Encoding": "identity",
+            **endpoint.headers,
+        },
         timeout=httpx.Timeout(budget),
         verify=verify,
         follow_redirects=False,
@@ -99,10 +129,55 @@ async def client(endpoint: Endpoint, budget: float) -> AsyncIterator[httpx.Async
         yield http
 
 
-async def fetch(http: httpx.AsyncClient, method: str, url: str, **kwargs: Any) -> httpx.Response:
-    """Send one request; transport errors become ProbeFailure, 401/403 an auth failure."""
+def _certificate_expiry(response: httpx.Response) -> float | None:
+    """notAfter of the verified peer certificate, as Unix time (None over plain HTTP)."""
+    stream = response.extensions.get("network_stream")
+    ssl_object = stream.get_extra_info("ssl_object") if stream is not None else None
+    if not isinstance(ssl_object, ssl.SSLObject | ssl.SSLSocket):
+        return None
+    certificate = ssl_object.getpeercert()
+    if not certificate or "notAfter" not in certificate:
+        return None  # not verified (insecure_skip_verify): the fields are not decoded
+    return float(ssl.cert_time_to_seconds(str(certificate["notAfter"])))
+
+
+def _encoding(response: httpx.Response) -> str:
+    name = response.charset_encoding or "utf-8"
     try:
-        response = await http.request(method, url, **kwargs)
+        codecs.lookup(name)
+    except LookupError:
+        return "utf-8"
+    return name
+
+
+async def _read_capped(response: httpx.Response) -> tuple[bytes, bool]:
+    """Up to MAX_BODY_BYTES of the body, and whether that was all of it."""
+    chunks, size = [], 0
+    async for chunk in response.aiter_raw():
+        room = MAX_BODY_BYTES - size
+        if len(chunk) > room:
+            chunks.append(chunk[:room])
+            return b"".join(chunks), False
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks), True
+
+
+async def fetch(http: httpx.AsyncClient, method: str, url: str, **kwargs: Any) -> Answer:
+    """Send one request and read at most MAX_BODY_BYTES of the answer; transport errors become
+    ProbeFailure, 401/403 an auth failure."""
+    try:
+        async with http.stream(method, url, **kwargs) as response:
+            body, complete = await _read_capped(response)
+            answer = Answer(
+                status_code=response.status_code,
+                headers=response.headers,
+                path=response.request.url.path,
+                body=body,
+                complete=complete,
+                encoding=_encoding(response),
+                tls_expiry=_certificate_expiry(response),
+            )
     except httpx.TimeoutException as exc:
         raise ProbeFailure(naming.REASON_TIMEOUT, f"timed out: {type(exc).__name__}") from None
     except httpx.ConnectError as exc:
@@ -115,31 +190,37 @@ async def fetch(http: httpx.AsyncClient, method: str, url: str, **kwargs: Any) -
         raise ProbeFailure(
             naming.REASON_PROTOCOL, f"connection broken: {type(exc).__name__}", transient=True
         ) from None
-    if response.status_code in (401, 403):
+    if answer.status_code in (401, 403):
+        raise ProbeFailure(naming.REASON_AUTH, f"HTTP {answer.status_code} from {answer.path}")
+    return answer
+
+
+def json_body(answer: Answer) -> Any:
+    """The answer's JSON document; anything else (or a cut body) is a protocol failure."""
+    if not answer.complete:
         raise ProbeFailure(
-            naming.REASON_AUTH, f"HTTP {response.status_code} from {response.request.url.path}"
+            naming.REASON_PROTOCOL,
+            f"answer from {answer.path} is larger than {MAX_BODY_BYTES // 1024} KiB",
         )
-    return response
-
-
-def json_body(response: httpx.Response) -> Any:
-    """The response's JSON document; anything else is a protocol failure."""
+    encoding = answer.headers.get("content-encoding", "identity")
+    if encoding.lower() != "identity":
+        raise ProbeFailure(
+            naming.REASON_PROTOCOL,
+            f"answer from {answer.path} is compressed ({encoding}) although identity was asked",
+        )
     try:
-        return response.json()
+        return json.loads(answer.body)
     except ValueError:
         raise ProbeFailure(
             naming.REASON_PROTOCOL,
-            f"expected JSON from {response.request.url.path}, "
-            f"got {response.headers.get('content-type', 'no content type')}",
+            f"expected JSON from {answer.path}, "
+            f"got {answer.headers.get('content-type', 'no content type')}",
         ) from None
 
 
-def expect_status(response: httpx.Response, *codes: int) -> None:
-    if response.status_code not in codes:
-        raise ProbeFailure(
-            naming.REASON_UNHEALTHY,
-            f"HTTP {response.status_code} from {response.request.url.path}",
-        )
+def expect_status(answer: Answer, *codes: int) -> None:
+    if answer.status_code not in codes:
+        raise ProbeFailure(naming.REASON_UNHEALTHY, f"HTTP {answer.status_code} from {answer.path}")
 
 
 def field_of(document: Any, *path: str, kind: type = object) -> Any:
