@@ -167,6 +167,10 @@ def _level_name(level: str | int, source: str) -> str:
     return level.strip().upper()
 
 
+# Libraries that log every request they make at INFO: a probe exporter's log would be little
+# else. Only their warnings and errors are kept, unless ``levels`` or the environment ask.
+QUIET_LOGGERS = {"httpx": "WARNING", "httpcore": "WARNING"}
+
 _configured_loggers: set[str] = set()
 
 
@@ -186,7 +190,10 @@ def configure_logging(
     """
     env = os.environ if env is None else env
     root_level = _level_name(env.get(LEVEL_ENV) or level, LEVEL_ENV)
-    per_logger = {name: _level_name(value, "levels") for name, value in (levels or {}).items()}
+    per_logger = dict(QUIET_LOGGERS)
+    per_logger.update(
+        {name: _level_name(value, "levels") for name, value in (levels or {}).items()}
+    )
     per_logger.update(parse_levels(env.get(LEVELS_ENV, "")))
 
     handler = logging.StreamHandler(stream or sys.stderr)

@@ -161,3 +161,16 @@ def test_the_probe_exporter_call_still_works(stream):
     logging.getLogger("obsstack.probe").info("probe ok")
     assert isinstance(handler, logging.Handler)
     assert lines(stream)[0]["message"] == "probe ok"
+
+
+def test_http_client_libraries_log_warnings_only_unless_asked(stream):
+    configure_logging("DEBUG", stream=stream, env={})
+    for name in ("httpx", "httpcore.http11", "httpcore.connection"):
+        logging.getLogger(name).info("HTTP Request: GET http://qdrant:6333/readyz 200 OK")
+        logging.getLogger(name).warning("kept")
+    logging.getLogger("obsstack.probe").debug("own debug kept")
+    assert [line["message"] for line in lines(stream)] == ["kept"] * 3 + ["own debug kept"]
+
+    configure_logging("INFO", stream=stream, env={"OBSSTACK_LOG_LEVELS": "httpx=info"})
+    logging.getLogger("httpx").info("asked for")
+    assert lines(stream)[-1]["message"] == "asked for"

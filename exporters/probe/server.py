@@ -81,6 +81,9 @@ def create_app(config: Config, prober: Prober | None = None) -> FastAPI:
         redoc_url=None,
         openapi_url=None,
         lifespan=lifespan,
+        # No redirect from /metrics/ to /metrics: it would be built from the client's Host
+        # header. Only the exact paths are served; anything else is 404.
+        redirect_slashes=False,
     )
     app.state.prober = prober
     if config.auth is not None:

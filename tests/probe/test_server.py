@@ -208,3 +208,12 @@ async def test_auth_guards_every_endpoint_but_health(
         allowed = await exporter.get(path, headers={"Authorization": good})
         assert allowed.status_code == 200, path
     assert (await exporter.get("/health")).status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/metrics/", "/ready/", "/probe/?target=main-db", "/health/"])
+async def test_no_redirect_reflects_the_host_header(make_config, exporter_for, path):
+    exporter = exporter_for(make_config([{"name": "main-db", **PG}]))
+    response = await exporter.get(path, headers={"Host": "attacker.example"})
+    assert response.status_code == 404
+    assert "location" not in response.headers
+    assert "attacker" not in response.text
