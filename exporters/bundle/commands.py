@@ -36,7 +36,7 @@ def read_secret_file(path: Path, option: str) -> str:
 def run_sink(args: argparse.Namespace) -> int:
     from exporters.bundle.oncall import create_app
     from exporters.logs import configure_logging
-    from exporters.serving import listen_address, serve
+    from exporters.serving import ServerLimits, listen_address, serve
 
     routing_key = read_secret_file(args.pagerduty_routing_key_file, "--pagerduty-routing-key-file")
     api_key = read_secret_file(args.opsgenie_api_key_file, "--opsgenie-api-key-file")
@@ -44,7 +44,8 @@ def run_sink(args: argparse.Namespace) -> int:
     configure_logging(
         "info", lambda text: text.replace(routing_key, "<redacted>").replace(api_key, "<redacted>")
     )
-    serve(create_app(routing_key, api_key), listen)
+    # PagerDuty accepts events of up to 512 KB: the inbox takes at least as much.
+    serve(create_app(routing_key, api_key), listen, ServerLimits(max_body_size=1024 * 1024))
     return 0
 
 
