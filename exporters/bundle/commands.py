@@ -19,6 +19,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     sink.add_argument("--listen", default="127.0.0.1:9095", help="HOST:PORT to bind")
     sink.add_argument("--pagerduty-routing-key-file", type=Path, required=True)
     sink.add_argument("--opsgenie-api-key-file", type=Path, required=True)
+    sink.add_argument(
+        "--token-file",
+        type=Path,
+        help="require the token in this file (Authorization: Bearer, or as the password of "
+        "basic auth) on /webhook/*, /events and /",
+    )
     sink.set_defaults(run=run_sink)
     register_runner(subparsers)
 
@@ -40,12 +46,18 @@ def run_sink(args: argparse.Namespace) -> int:
 
     routing_key = read_secret_file(args.pagerduty_routing_key_file, "--pagerduty-routing-key-file")
     api_key = read_secret_file(args.opsgenie_api_key_file, "--opsgenie-api-key-file")
+    token = read_secret_file(args.token_file, "--token-file") if args.token_file else None
     listen = listen_address(args.listen)
-    configure_logging(
-        "info", lambda text: text.replace(routing_key, "<redacted>").replace(api_key, "<redacted>")
-    )
+    secrets = [value for value in (routing_key, api_key, token) if value]
+
+    def scrub(text: str) -> str:
+        for value in secrets:
+            text = text.replace(value, "<redacted>")
+        return text
+
+    configure_logging("info", scrub)
     # PagerDuty accepts events of up to 512 KB: the inbox takes at least as much.
-    serve(create_app(routing_key, api_key), listen, ServerLimits(max_body_size=1024 * 1024))
+    serve(create_app(routing_key, api_key, token), listen, ServerLimits(max_body_size=1024 * 1024))
     return 0
 
 
