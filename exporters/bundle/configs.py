@@ -109,6 +109,37 @@ def _destination(value: str, topology: Topology, local_path: str) -> str:
     return topology.url("oncall-sink", local_path) if value == LOCAL else value
 
 
+def go_literal(value: str) -> str:
+    """A Go template action that prints ``value`` verbatim: ``{{ "..." }}``.
+
+    Whatever the value holds (``{{``, ``}}``, quotes, backslashes, newlines), the template
+    still parses and prints it as text: it is a Go string literal inside its own action.
+    """
+    out = []
+    for char in value:
+        code = ord(char)
+        if char in '\\"':
+            out.append("\\" + char)
+        elif char in _GO_ESCAPES:
+            out.append(_GO_ESCAPES[char])
+        elif code < 0x20 or code == 0x7F:
+            out.append(f"\\x{code:02x}")
+        elif 0xD800 <= code <= 0xDFFF:  # not encodable: what a decoder would show
+            out.append("\ufffd")
+        else:
+            out.append(char)
+    return '{{ "' + "".join(out) + '" }}'
+
+
+_GO_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def template_text(value: str) -> str:
+    """A deployment value for a templated Alertmanager field: itself, unless it holds ``{{``
+    (which would start a template action), then as a Go literal."""
+    return go_literal(value) if "{{" in value else value
+
+
 def _receivers(alerting: Alerting, topology: Topology) -> list[dict[str, Any]]:
     secrets = topology.secrets_dir
     summary = '{{ template "obsstack.title" . }}'
@@ -127,12 +158,15 @@ def _receivers(alerting: Alerting, topology: Topology) -> list[dict[str, Any]]:
             "api_key_file": f"{secrets}/{OPSGENIE_KEY_FILE}",
             "message": summary,
             "description": description,
-            "source": alerting.stack_name,
+            "source": template_text(alerting.stack_name),
             "priority": priority,
             "tags": f"{{{{ .CommonLabels.{naming.SEVERITY_LABEL} }}}},"
             f"{{{{ .CommonLabels.{naming.SERVICE_LABEL} }}}}",
             "details": dict(details),
-            "responders": [{"type": r.type, "name": r.name} for r in alerting.opsgenie_responders],
+            "responders": [
+                {"type": r.type, "name": template_text(r.name)}
+                for r in alerting.opsgenie_responders
+            ],
         }
 
     heartbeat: dict[str, Any] = {
@@ -160,8 +194,8 @@ def _receivers(alerting: Alerting, topology: Topology) -> list[dict[str, Any]]:
                     "routing_key_file": f"{secrets}/{PAGERDUTY_KEY_FILE}",
                     "severity": "critical",
                     "description": summary,
-                    "client": alerting.stack_name,
-                    "client_url": alerting.grafana_url,
+                    "client": template_text(alerting.stack_name),
+                    "client_url": template_text(alerting.grafana_url),
                     "details": details,
                     "links": [
                         {"href": "{{ .CommonAnnotations.runbook_url }}", "text": "Runbook"},
@@ -294,7 +328,8 @@ def alertmanager_config(alerting: Alerting, topology: Topology, spec: SLOSpec) -
 
 
 def notification_template(alerting: Alerting, header: str) -> str:
-    """The Go templates Alertmanager uses; deployment-specific values rendered by jinja2."""
+    """The Go templates Alertmanager uses; deployment-specific values rendered by jinja2, each
+    as a Go string literal (:func:`go_literal`), so no value can break or extend a template."""
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
         variable_start_string="[[",
@@ -308,8 +343,8 @@ def notification_template(alerting: Alerting, header: str) -> str:
     template = environment.get_template(f"{NOTIFICATION_TEMPLATE}.j2")
     return template.render(
         header=header,
-        stack_name=alerting.stack_name,
-        grafana_url=alerting.grafana_url.rstrip("/"),
+        stack_name=go_literal(alerting.stack_name),
+        grafana_url=go_literal(alerting.grafana_url.rstrip("/")),
         service_label=naming.SERVICE_LABEL,
         slo_label=naming.SLO_LABEL,
         dependency_label=naming.DEPENDENCY,

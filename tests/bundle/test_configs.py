@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
+from alerts import load_default_spec
 from exporters import naming
 from exporters.bundle import configs
 from exporters.bundle.alerting import load_alerting
@@ -67,6 +68,47 @@ def test_prometheus_scrapes_every_component_and_probes_each_dependency():
 def test_amtool_checks_the_alertmanager_config():
     result = run("amtool", "check-config", str(ALERTMANAGER))
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+NASTY = 'a {{ .ExternalURL }} "b" \\ c\n{{ template "obsstack.title" . }} }} {{/* d'
+
+
+def test_deployment_values_cannot_break_or_extend_the_notification_templates(tmp_path: Path):
+    """stack_name and grafana_url print as written, however they are written."""
+    alerting = dataclasses.replace(
+        load_alerting(), stack_name=NASTY, grafana_url=f"http://g/{NASTY}"
+    )
+    (tmp_path / "obsstack.tmpl").write_text(configs.notification_template(alerting, "test"))
+    text = '{{ template "obsstack.title" . }}|{{ template "obsstack.description" . }}'
+    result = run(
+        "amtool",
+        "template",
+        "render",
+        f"--template.glob={tmp_path / '*.tmpl'}",
+        f"--template.text={text}",
+    )
+    assert result.returncode == 0, result.stderr
+    title, description = result.stdout.split("|", 1)
+    assert title.endswith(f" ({NASTY})")
+    assert description.startswith(f"0 firing, 0 resolved ({NASTY}).")
+    assert f"Dashboard: http://g/{NASTY}/dashboards" in description
+    # The Alertmanager fields that are templates themselves print them as written too.
+    config = configs.alertmanager_config(alerting, COMPOSE, load_default_spec())
+    page = next(r for r in config["receivers"] if r["name"] == "page")
+    for field in (
+        page["pagerduty_configs"][0]["client"],
+        page["pagerduty_configs"][0]["client_url"],
+        page["opsgenie_configs"][0]["source"],
+    ):
+        rendered = run(
+            "amtool",
+            "template",
+            "render",
+            f"--template.glob={tmp_path / '*.tmpl'}",
+            f"--template.text={field}",
+        )
+        assert rendered.returncode == 0, rendered.stderr
+        assert rendered.stdout.rstrip("\n") in (NASTY, f"http://g/{NASTY}")
 
 
 PAGE = {naming.TIER_LABEL: naming.TIER_PAGE}
