@@ -23,7 +23,8 @@ from exporters.instrumentation.http_metrics import KNOWN_METHODS, OTHER_METHOD, 
 from exporters.logs import REQUEST_ID, TENANT_ID
 
 REQUEST_ID_HEADER = b"x-request-id"
-_VALID_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:@-]{1,128}")
+# A request id taken from a client goes into logs and back into a header: short and plain.
+_VALID_REQUEST_ID = re.compile(rb"[A-Za-z0-9._-]{1,64}")
 _PROPAGATION_HEADERS = frozenset({b"traceparent", b"tracestate", b"baggage"})
 _FASTAPI_TELEMETRY = "fastapi.telemetry"  # set in the scope by FastAPI's native tracing
 
@@ -89,8 +90,9 @@ class InstrumentationMiddleware:
         request_size = -1
         chunked = False
         carrier: dict[str, str] = {}
+        request_ids = self.request_ids
         for name, value in scope["headers"]:
-            if name == REQUEST_ID_HEADER:
+            if name == REQUEST_ID_HEADER and request_ids:  # disabled: never read, never echoed
                 request_id = value
             elif name == b"content-length":
                 request_size = int(value) if value.isdigit() else -1
