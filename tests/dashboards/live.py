@@ -129,6 +129,9 @@ def start_platform(stack: LiveStack) -> None:
     config = yaml.safe_load(KPI_CONFIG.read_text())
     config["server"]["listen"] = f"127.0.0.1:{kpi_port}"
     config["database"]["search_path"] = stack.name
+    # A throw-away schema, read as the shared database's superuser (the shipped reader role is
+    # tested in tests/kpis/test_platform_kpis.py).
+    config["database"].update(user="postgres", allow_privileged_role=True)
     config["defaults"].update(interval="2s", timeout="1s")
     for kpi in config["kpis"]:
         kpi.pop("interval", None)

@@ -154,6 +154,9 @@ def test_the_shipped_kpis_read_what_the_demo_recorded(demo, traffic, tmp_path):
     wait_until(lambda: "backup succeeded" in demo.process.output(), 15, "a backup")
     data = yaml.safe_load(SHIPPED.read_text())
     data["database"]["search_path"] = demo.schema
+    # The demo's throw-away schema, read as the shared database's superuser (the shipped reader
+    # role is tested in tests/kpis/test_platform_kpis.py).
+    data["database"].update(user="postgres", allow_privileged_role=True)
 
     async def run_all() -> str:
         engine = KpiEngine(load_config(write(tmp_path, data)))
