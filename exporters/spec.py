@@ -1,21 +1,28 @@
 """Strict reading of YAML documents into typed values, with exact error messages.
 
-Every configuration and spec file of obsstack (exporter config, KPI queries, SLO specs) is
-read through :class:`Section`: each accessor consumes one key, converts and checks it, and
+Every configuration and spec file of obsstack (exporter config, KPI queries, SLO specs, the
+alerting file) is read through :class:`Section`: each accessor consumes one key, converts and
+checks it (numbers finite and within range, durations at most a year unless narrower), and
 :meth:`Section.close` rejects any key nobody asked for. Errors carry the file and the key path:
-``exporter.yaml: dependencies[2].timeout: invalid duration "5 sec"``.
+``exporter.yaml: dependencies[2].timeout: invalid duration "5 sec"``. Files are read as plain
+YAML data, within limits, by :mod:`exporters.plain_yaml`.
+
+An error message quotes a value only as written in the file: never what a ``${NAME}``
+reference expanded to (the reference is shown), never a secret, never a URL's userinfo.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
 
+from exporters import plain_yaml
 from exporters.redaction import SecretMatcher
 
 T = TypeVar("T")
@@ -37,24 +44,52 @@ _DURATION_MILLIS = {
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
+# The userinfo of a URL (``user:password@``, ``token@``), up to the last @ of the word; kept
+# only when it is nothing but ${NAME} references, which say where a secret comes from.
+_USERINFO = re.compile(r"\b([a-z][a-z0-9+.-]*://)([^\s'\"]*)@", re.I)
+_REFERENCES_ONLY = re.compile(r"(?:\$\{[A-Za-z_][A-Za-z0-9_]*\}|:)*")
+# What would end the line or fake another: C0 and C1 controls, DEL, line/paragraph separators.
+_LINE_BREAKING = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_MAX_PATH, _MAX_REASON = 300, 1000  # characters of a message's key path and reason: a guard
+YEAR = 365 * 86400.0  # the longest duration any file may give, unless a key allows less
+Seconds = float  # spelled apart: inside Section, `float` is the accessor
+
+
+def one_line(text: str, limit: int) -> str:
+    """``text`` with URL userinfo hidden, control characters escaped, cut to ``limit``."""
+    text = _USERINFO.sub(_hide_userinfo, text)
+    text = _LINE_BREAKING.sub(lambda match: ascii(match.group())[1:-1], text)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _hide_userinfo(match: re.Match[str]) -> str:
+    if _REFERENCES_ONLY.fullmatch(match.group(2)):
+        return match.group()
+    return f"{match.group(1)}{Secrets.PLACEHOLDER}@"
+
+
 class ConfigError(Exception):
-    """Bad input in a file: ``file: key.path: reason``, one line."""
+    """Bad input in a file: ``file: key.path: reason``, one line.
+
+    The path and the reason are shown with URL userinfo hidden and control characters escaped.
+    """
 
     def __init__(self, file: str, path: str, reason: str) -> None:
         self.file = file
-        self.path = path
-        self.reason = reason
-        where = f"{file}: {path}" if path else file
-        super().__init__(f"{where}: {reason}")
+        self.path = one_line(path, _MAX_PATH)
+        self.reason = one_line(reason, _MAX_REASON)
+        where = f"{one_line(file, _MAX_PATH)}: {self.path}" if path else one_line(file, _MAX_PATH)
+        super().__init__(f"{where}: {self.reason}")
 
 
 def parse_duration(text: str) -> float:
     """Parse a Prometheus-style duration (``500ms``, ``2s``, ``1h30m``, ``30d``) into seconds.
 
-    Raises ValueError on anything else, including zero-length strings.
+    Raises ValueError on anything else, including zero-length strings and numbers too long to
+    mean anything (more than 12 digits).
     """
     match = _DURATION.match(text)
-    if not text or match is None:
+    if not text or match is None or any(len(n) > 12 for n in match.groups() if n):
         raise ValueError(f"invalid duration {text!r}")
     units = ("y", "w", "d", "h", "m", "s", "ms")
     pairs = zip(match.groups(), units, strict=True)
@@ -112,11 +147,45 @@ def scrub_dsn_passwords(text: str) -> str:
     return _DSN_PASSWORD.sub(rf"\g<scheme>\g<user>:{Secrets.PLACEHOLDER}@", text)
 
 
+class Environment:
+    """Where ``${NAME}`` references are looked up, remembering every value handed out.
+
+    :meth:`hide` puts the references back into a text, so that no message carries what a
+    variable holds (a message shows ``${PD_URL}``, never the URL).
+    """
+
+    def __init__(self, values: Mapping[str, str] | None = None) -> None:
+        self.values: Mapping[str, str] = values if values is not None else dict(os.environ)
+        self._references: dict[str, str] = {}  # a value handed out, and its form in messages
+        self._pattern: re.Pattern[str] | None = None
+
+    def lookup(self, name: str) -> str | None:
+        """The value of variable ``name``, None when unset."""
+        if name not in self.values:
+            return None
+        value = self.values[name]
+        for form in (value, repr(value)[1:-1]):  # repr: how a message quotes it
+            if form and form not in self._references:
+                self._references[form] = f"${{{name}}}"
+                self._pattern = None
+        return value
+
+    def hide(self, text: str) -> str:
+        """``text`` with every value handed out replaced by its ``${NAME}`` reference."""
+        if not self._references:
+            return text
+        if self._pattern is None:
+            forms = sorted(self._references, key=len, reverse=True)
+            self._pattern = re.compile("|".join(map(re.escape, forms)))
+        return self._pattern.sub(lambda match: self._references[match.group()], text)
+
+
 class Section:
     """One mapping of a YAML document, read strictly.
 
     Accessors consume keys; :meth:`close` raises on keys that were never consumed.
-    ``${NAME}`` references in strings are replaced from the environment.
+    ``${NAME}`` references in strings are replaced from the environment (see
+    :class:`Environment`); :meth:`error` shows them as written and hides known secrets.
     """
 
     def __init__(
@@ -126,16 +195,16 @@ class Section:
         path: str = "",
         secrets: Secrets | None = None,
         base_dir: Path | None = None,
-        env: dict[str, str] | None = None,
+        env: Mapping[str, str] | Environment | None = None,
     ) -> None:
         if not isinstance(data, dict):
-            raise ConfigError(file, path, f"must be a mapping (got {_kind(data)})")
+            raise ConfigError(file, path, f"must be a mapping (got {_kind(data, quote=False)})")
         self.data: dict[Any, Any] = data
         self.file = file
         self.path = path
         self.secrets = secrets if secrets is not None else Secrets()
         self.base_dir = base_dir if base_dir is not None else Path(file).parent
-        self.env = env if env is not None else dict(os.environ)
+        self.env = env if isinstance(env, Environment) else Environment(env)
         self._used: set[str] = set()
 
     # -- navigation -------------------------------------------------------------------------
@@ -145,7 +214,10 @@ class Section:
         return f"{self.path}.{key}" if self.path else key
 
     def error(self, key: str | int | None, reason: str) -> ConfigError:
-        return ConfigError(self.file, self.path if key is None else self.key_path(key), reason)
+        """A ConfigError at ``key`` (this mapping when None); environment values and secrets in
+        ``reason`` are replaced by their references and by ``<redacted>``."""
+        path = self.path if key is None else self.key_path(key)
+        return ConfigError(self.file, path, self.secrets.scrub(self.env.hide(reason)))
 
     def child(self, data: Any, path: str) -> Section:
         return Section(data, self.file, path, self.secrets, self.base_dir, self.env)
@@ -183,18 +255,33 @@ class Section:
             raise self.error(key, f"must be a non-empty string (got {_kind(value)})")
         expanded = self._expand(key, value)
         if choices and expanded not in choices:
-            # Show the value as written: an expanded ${VAR} may hold a secret.
-            raise self.error(key, f"must be one of {', '.join(choices)} (got {value!r})")
+            raise self.error(key, f"must be one of {', '.join(choices)} (got {_quoted(value)})")
         return expanded
 
-    def integer(self, key: str, default: Any = _MISSING, *, minimum: int | None = None) -> Any:
+    def integer(
+        self,
+        key: str,
+        default: Any = _MISSING,
+        *,
+        minimum: int | None = None,
+        maximum: int | None = None,
+    ) -> Any:
+        """A whole number; within 32 bits unless narrower, and 1-65535 for every ``port``."""
         value = self._take(key, default)
         if value is default and default is not _MISSING:
             return value
         if isinstance(value, bool) or not isinstance(value, int):
             raise self.error(key, f"must be an integer (got {_kind(value)})")
-        if minimum is not None and value < minimum:
-            raise self.error(key, f"must be at least {minimum} (got {value})")
+        if key == "port":  # a port of any file is a TCP port, whichever reader asks for it
+            minimum, maximum = 1, 65535
+        low = -_INT32 if minimum is None else minimum
+        high = _INT32 - 1 if maximum is None else maximum
+        if not low <= value <= high:
+            shown_low = low if minimum is not None or value < low else None
+            shown_high = high if maximum is not None or value > high else None
+            raise self.error(
+                key, f"must be {_range_text(shown_low, shown_high, False)} (got {_number(value)})"
+            )
         return value
 
     def float(
@@ -206,18 +293,24 @@ class Section:
         maximum: float | None = None,
         exclusive: bool = False,
     ) -> Any:
+        """A finite number (NaN and infinities refused), within the bounds given."""
         value = self._take(key, default)
         if value is default and default is not _MISSING:
             return value
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self.error(key, f"must be a number (got {_kind(value)})")
-        if (minimum is not None and (value < minimum or (exclusive and value == minimum))) or (
-            maximum is not None and (value > maximum or (exclusive and value == maximum))
+        if isinstance(value, float) and not math.isfinite(value):
+            raise self.error(key, f"must be a finite number (got {_number(value)})")
+        number = _to_float(value)
+        if (minimum is not None and (number < minimum or (exclusive and number == minimum))) or (
+            maximum is not None and (number > maximum or (exclusive and number == maximum))
         ):
             raise self.error(
-                key, f"must be {_range_text(minimum, maximum, exclusive)} (got {value:g})"
+                key, f"must be {_range_text(minimum, maximum, exclusive)} (got {_number(value)})"
             )
-        return float(value)
+        if not math.isfinite(number):  # an integer beyond any float
+            raise self.error(key, f"is too large (got {_number(value)})")
+        return number
 
     def boolean(self, key: str, default: Any = _MISSING) -> Any:
         value = self._take(key, default)
@@ -225,8 +318,8 @@ class Section:
             raise self.error(key, f"must be true or false (got {_kind(value)})")
         return value
 
-    def duration(self, key: str, default: Any = _MISSING) -> Any:
-        """A positive Prometheus-style duration, in seconds."""
+    def duration(self, key: str, default: Any = _MISSING, *, maximum: Seconds = YEAR) -> Any:
+        """A positive Prometheus-style duration of at most ``maximum`` seconds, in seconds."""
         value = self._take(key, default)
         if value is default and default is not _MISSING:
             return value
@@ -236,10 +329,14 @@ class Section:
             seconds = parse_duration(value)
         except ValueError:
             raise self.error(
-                key, f"invalid duration {value!r} (use e.g. 500ms, 5s, 1m, 30d)"
+                key, f"invalid duration {_quoted(value)} (use e.g. 500ms, 5s, 1m, 30d)"
             ) from None
         if seconds <= 0:
-            raise self.error(key, f"must be positive (got {value!r})")
+            raise self.error(key, f"must be positive (got {_quoted(value)})")
+        if seconds > maximum:
+            raise self.error(
+                key, f"must be at most {format_duration(maximum)} (got {_quoted(value)})"
+            )
         return seconds
 
     def str_list(self, key: str, default: Any = _MISSING) -> Any:
@@ -255,7 +352,11 @@ class Section:
         if value is default and default is not _MISSING:
             return value
         if not isinstance(value, dict) or not all(
-            isinstance(k, str) and isinstance(v, str | int | float) for k, v in value.items()
+            isinstance(k, str)
+            and isinstance(v, str | int | float)
+            and not isinstance(v, bool)
+            and (not isinstance(v, float) or math.isfinite(v))
+            for k, v in value.items()
         ):
             raise self.error(key, "must be a mapping of names to strings")
         return {k: self._expand(f"{key}.{k}", str(v)) for k, v in value.items()}
@@ -264,6 +365,7 @@ class Section:
         """A secret given as ``key`` (usually ``${ENV}``) or read from the file ``key_file``.
 
         Both forms at once is an error; the value is remembered so it can be scrubbed from text.
+        A secret file must be a regular file of at most 64 KiB.
         """
         file_key = f"{key}_file"
         inline, from_file = self.has(key), self.has(file_key)
@@ -271,13 +373,13 @@ class Section:
             raise self.error(key, f"set either {key} or {file_key}, not both")
         if from_file:
             name = self.string(file_key)
-            path = self.base_dir / name
             try:
-                value = path.read_text().strip()
-            except OSError as exc:
-                raise self.error(file_key, f"cannot read {name}: {exc.strerror}") from None
-            except UnicodeDecodeError:
-                raise self.error(file_key, f"{name} is not UTF-8 text") from None
+                value = plain_yaml.read_text(self.base_dir / name, plain_yaml.MAX_SECRET_BYTES)
+            except plain_yaml.FileProblem as problem:
+                if problem.os_error:
+                    raise self.error(file_key, f"cannot read {name}: {problem.reason}") from None
+                raise self.error(file_key, f"{name} {problem.reason}") from None
+            value = value.strip()
             if not value:
                 raise self.error(file_key, f"{name} is empty")
             return self._checked_secret(file_key, value)
@@ -310,7 +412,7 @@ class Section:
         if value is default and default is not _MISSING:
             return value
         if not isinstance(value, list):
-            raise self.error(key, f"must be a list (got {_kind(value)})")
+            raise self.error(key, f"must be a list (got {_kind(value, quote=False)})")
         return [self.child(item, f"{self.key_path(key)}[{i}]") for i, item in enumerate(value)]
 
     def each(self, key: str, read: Callable[[Section], T]) -> list[T]:
@@ -325,8 +427,9 @@ class Section:
     def _expand(self, key: str, value: str) -> str:
         def replace(match: re.Match[str]) -> str:
             name, default = match.group(1), match.group(2)
-            if name in self.env:
-                return self.env[name]
+            found = self.env.lookup(name)
+            if found is not None:
+                return found
             if default is not None:  # ${NAME:-default}
                 return default
             raise self.error(key, f"environment variable {name} is not set")
@@ -334,75 +437,111 @@ class Section:
         return _ENV_REFERENCE.sub(replace, value)
 
 
-def _yaml_error(name: str, exc: yaml.YAMLError) -> ConfigError:
+# -- files ----------------------------------------------------------------------------------
+def read_file(
+    path: Path | str, limit: int = plain_yaml.MAX_FILE_BYTES, *, name: str | None = None
+) -> str:
+    """The text of a regular file of at most ``limit`` bytes; anything else is a ConfigError
+    naming the file as ``name`` (default: ``path`` as given)."""
+    try:
+        return plain_yaml.read_text(path, limit)
+    except plain_yaml.FileProblem as problem:
+        reason = f"cannot read: {problem.reason}" if problem.os_error else problem.reason
+        raise ConfigError(str(path) if name is None else name, "", reason) from None
+
+
+def _documents(path: Path | str, name: str) -> list[Any]:
+    text = read_file(path, name=name)
+    try:
+        return plain_yaml.documents(text)
+    except plain_yaml.DataProblem as problem:
+        if not problem.path:
+            raise ConfigError(name, "", f"line {problem.line}: {problem.reason}") from None
+        line = f" (line {problem.line})" if problem.line else ""
+        raise ConfigError(name, problem.path, f"{problem.reason}{line}") from None
+    except yaml.YAMLError as exc:
+        raise _yaml_error(name, exc, text) from None
+
+
+def _yaml_error(name: str, exc: yaml.YAMLError, text: str) -> ConfigError:
     mark = getattr(exc, "problem_mark", None)
+    if isinstance(exc, yaml.reader.ReaderError):
+        line = text.encode()[: exc.position].count(b"\n") + 1
+        return ConfigError(name, "", f"line {line}: {exc.reason}")
     where = f"line {mark.line + 1}: " if mark is not None else ""
     return ConfigError(name, "", f"{where}{getattr(exc, 'problem', None) or 'malformed YAML'}")
 
 
-def _read(path: Path | str) -> str:
-    try:
-        return Path(path).read_text()
-    except OSError as exc:
-        raise ConfigError(str(path), "", f"cannot read: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(str(path), "", "is not UTF-8 text") from None
-
-
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses a key repeated in one mapping (YAML keeps the last silently)."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[Any] = set()
-        for key_node, _value in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key!r}", key_node.start_mark
-                )
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
-
-
 def load_yaml(path: Path | str) -> Any:
-    """Load one YAML document; unreadable or malformed files become a ConfigError."""
-    try:
-        return yaml.load(_read(path), Loader=_StrictLoader)  # a SafeLoader subclass
-    except yaml.YAMLError as exc:
-        raise _yaml_error(str(path), exc) from None
+    """Load a file of one YAML document (None when empty); see :mod:`exporters.plain_yaml` for
+    what is refused. Every problem is a ConfigError."""
+    documents = _documents(path, str(path))
+    if len(documents) > 1:
+        raise ConfigError(str(path), "", f"must be one YAML document (got {len(documents)})")
+    return documents[0] if documents else None
 
 
-def load_all_yaml(path: Path | str) -> list[Any]:
-    """Load every document of a multi-document YAML file (OpenSLO style)."""
-    try:
-        documents = yaml.load_all(_read(path), Loader=_StrictLoader)  # a SafeLoader subclass
-        return [doc for doc in documents if doc is not None]
-    except yaml.YAMLError as exc:
-        raise _yaml_error(str(path), exc) from None
+def load_all_yaml(path: Path | str, name: str | None = None) -> list[Any]:
+    """Load every document of a multi-document YAML file (OpenSLO style), empty ones dropped;
+    errors name the file as ``name`` (default: ``path`` as given)."""
+    documents = _documents(path, str(path) if name is None else name)
+    return [doc for doc in documents if doc is not None]
 
 
-def open_document(path: Path | str, env: dict[str, str] | None = None) -> Section:
+def open_document(path: Path | str, env: Mapping[str, str] | Environment | None = None) -> Section:
     """Load a YAML file whose top level is a mapping, as a strict Section."""
     return Section(load_yaml(path), str(path), env=env)
 
 
+# -- message parts --------------------------------------------------------------------------
+_INT32 = 2**31
+
+
+def _to_float(value: int | float) -> float:
+    try:
+        return float(value)
+    except OverflowError:  # an integer beyond any float
+        return math.inf if value > 0 else -math.inf
+
+
+def _number(value: float) -> str:
+    """A number as a message shows it: YAML's .nan and .inf, long integers by their length."""
+    if isinstance(value, float):
+        if math.isnan(value):
+            return ".nan"
+        if math.isinf(value):
+            return ".inf" if value > 0 else "-.inf"
+        return f"{value:g}"
+    digits = len(str(abs(value)))
+    return str(value) if digits <= 15 else f"a {digits}-digit number"
+
+
+def _quoted(value: str, limit: int = 60) -> str:
+    """``value`` quoted for a message, cut short when long."""
+    return repr(value if len(value) <= limit else value[:limit] + "...")
+
+
 def _range_text(minimum: float | None, maximum: float | None, exclusive: bool) -> str:
+    low = "" if minimum is None else _number(minimum)
+    high = "" if maximum is None else _number(maximum)
     if minimum is not None and maximum is not None:
-        return f"{'strictly ' if exclusive else ''}between {minimum:g} and {maximum:g}"
+        return f"{'strictly ' if exclusive else ''}between {low} and {high}"
     if minimum is not None:
-        return f"{'greater than' if exclusive else 'at least'} {minimum:g}"
-    return f"{'less than' if exclusive else 'at most'} {maximum:g}"
+        return f"{'greater than' if exclusive else 'at least'} {low}"
+    return f"{'less than' if exclusive else 'at most'} {high}"
 
 
-def _kind(value: Any) -> str:
+def _kind(value: Any, *, quote: bool = True) -> str:
+    """What ``value`` is, for a message; a string is quoted only when ``quote`` (not where a
+    mapping or a list was expected: a string there may be a token or a DSN)."""
     if value is None:
         return "nothing"
     if isinstance(value, bool):
         return "a boolean"
     if isinstance(value, int | float):
-        return f"the number {value}"
+        return f"the number {_number(value)}"
     if isinstance(value, str):
-        return f"the string {value!r}"
+        return f"the string {_quoted(value)}" if quote else "a string"
     if isinstance(value, list):
         return "a list"
     if isinstance(value, dict):

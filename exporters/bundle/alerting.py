@@ -44,15 +44,20 @@ class Alerting:
     stack_name: str
 
 
+MAX_TIMING = 30 * 86400.0  # any of the timings: longer is a typo
+
+
 def _url(section: Section, key: str) -> str:
     value: str = section.string(key, LOCAL)
     if value != LOCAL and not value.startswith(("http://", "https://")):
-        raise section.error(key, f"must be local or an http(s) URL (got {value!r})")
+        written = str(section.data[key])  # as written: what a ${VAR} holds is never shown
+        shown = repr(written if len(written) <= 60 else written[:60] + "...")
+        raise section.error(key, f"must be local or an http(s) URL (got {shown})")
     return value
 
 
 def _duration_text(section: Section, key: str, default: str) -> str:
-    section.duration(key, None)  # validates the spelling
+    section.duration(key, None, maximum=MAX_TIMING)  # validates the spelling
     return str(section.data.get(key) or default)
 
 

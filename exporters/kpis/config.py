@@ -25,6 +25,11 @@ _LABEL = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*(,\s*[a-z_][a-z0-9_]*)*$")
 _RESERVED = {spec.name for spec in naming.all_metrics() if spec.group == naming.KPI}
 _SPECS = {spec.name: spec for spec in naming.all_metrics()}
+# Upper bounds, checked when the file is read (documented in exporters/kpis/README.md).
+MAX_LABEL_CAP = 100_000
+MAX_INTERVAL = 86400.0
+MAX_TIMEOUT = 3600.0
+MAX_STALE_AFTER = 7 * 86400.0
 
 
 @dataclass(frozen=True)
@@ -121,8 +126,8 @@ def _kpi(item: Section, defaults: Defaults) -> Kpi:
     if kind == "counter" and not metric.endswith("_total"):
         raise item.error("metric", f"a counter's name must end in _total (got {metric!r})")
     value = item.string("value", "value")
-    interval = item.duration("interval", defaults.interval)
-    timeout = item.duration("timeout", defaults.timeout)
+    interval = item.duration("interval", defaults.interval, maximum=MAX_INTERVAL)
+    timeout = item.duration("timeout", defaults.timeout, maximum=MAX_TIMEOUT)
     if timeout >= interval:
         raise item.error("timeout", "must be shorter than the interval")
     kpi = Kpi(
@@ -135,8 +140,8 @@ def _kpi(item: Section, defaults: Defaults) -> Kpi:
         sql=item.string("sql").strip(),
         interval=interval,
         timeout=timeout,
-        label_cap=item.integer("label_cap", defaults.label_cap, minimum=1),
-        stale_after=item.duration("stale_after", 3 * interval),
+        label_cap=item.integer("label_cap", defaults.label_cap, minimum=1, maximum=MAX_LABEL_CAP),
+        stale_after=item.duration("stale_after", 3 * interval, maximum=MAX_STALE_AFTER),
         max_rows=item.integer("max_rows", defaults.max_rows, minimum=1),
     )
     if kpi.stale_after < interval:
@@ -178,9 +183,9 @@ def read_config(document: Section) -> Config:
     database = _database(document)
     section = document.section("defaults", optional=True)
     defaults = Defaults(
-        interval=section.duration("interval", 30.0),
-        timeout=section.duration("timeout", 5.0),
-        label_cap=section.integer("label_cap", 100, minimum=1),
+        interval=section.duration("interval", 30.0, maximum=MAX_INTERVAL),
+        timeout=section.duration("timeout", 5.0, maximum=MAX_TIMEOUT),
+        label_cap=section.integer("label_cap", 100, minimum=1, maximum=MAX_LABEL_CAP),
         max_rows=section.integer("max_rows", DEFAULT_MAX_ROWS, minimum=1),
     )
     section.close()

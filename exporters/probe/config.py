@@ -15,6 +15,13 @@ VERSION = "obsstack/v1"
 DEFAULT_LISTEN = "127.0.0.1:9410"
 _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 _LOG_LEVELS = ("debug", "info", "warning", "error")
+# Upper bounds, checked when the file is read (documented in exporters/CONFIGURATION.md).
+MAX_ATTEMPTS = 10
+MAX_FAILURE_THRESHOLD = 1000
+MAX_TIMEOUT = 300.0  # a probe's timeout and the scrape budget
+MAX_BACKOFF = 60.0
+MAX_COOLDOWN = 86400.0
+MAX_STALE_AFTER = 86400.0
 
 
 @dataclass(frozen=True)
@@ -69,9 +76,11 @@ class Config:
 def _retry(section: Section, base: RetryPolicy) -> RetryPolicy:
     retries = section.section("retries", optional=True)
     policy = RetryPolicy(
-        attempts=retries.integer("attempts", base.attempts, minimum=1),
-        initial_backoff=retries.duration("initial_backoff", base.initial_backoff),
-        max_backoff=retries.duration("max_backoff", base.max_backoff),
+        attempts=retries.integer("attempts", base.attempts, minimum=1, maximum=MAX_ATTEMPTS),
+        initial_backoff=retries.duration(
+            "initial_backoff", base.initial_backoff, maximum=MAX_BACKOFF
+        ),
+        max_backoff=retries.duration("max_backoff", base.max_backoff, maximum=MAX_BACKOFF),
     )
     retries.close()
     return policy
@@ -80,8 +89,10 @@ def _retry(section: Section, base: RetryPolicy) -> RetryPolicy:
 def _circuit(section: Section, base: CircuitPolicy) -> CircuitPolicy:
     breaker = section.section("circuit_breaker", optional=True)
     policy = CircuitPolicy(
-        failure_threshold=breaker.integer("failure_threshold", base.failure_threshold, minimum=1),
-        cooldown=breaker.duration("cooldown", base.cooldown),
+        failure_threshold=breaker.integer(
+            "failure_threshold", base.failure_threshold, minimum=1, maximum=MAX_FAILURE_THRESHOLD
+        ),
+        cooldown=breaker.duration("cooldown", base.cooldown, maximum=MAX_COOLDOWN),
     )
     breaker.close()
     return policy
@@ -120,7 +131,7 @@ def _dependency(
         name=name,
         kind=kind_name,
         critical=item.boolean("critical", False),
-        timeout=item.duration("timeout", timeout),
+        timeout=item.duration("timeout", timeout, maximum=MAX_TIMEOUT),
         retry=_retry(item, retry),
         circuit=_circuit(item, circuit),
         description=item.string("description", ""),
@@ -141,14 +152,14 @@ def read_config(document: Section) -> Config:
         parse_listen(listen)
     except ValueError as exc:
         raise server.error("listen", str(exc)) from None
-    scrape_budget = server.duration("scrape_budget", 10.0)
-    stale_after = server.duration("stale_after", 60.0)
+    scrape_budget = server.duration("scrape_budget", 10.0, maximum=MAX_TIMEOUT)
+    stale_after = server.duration("stale_after", 60.0, maximum=MAX_STALE_AFTER)
     log_level = server.string("log_level", "info", choices=_LOG_LEVELS)
     auth = _auth(server)
     server.close()
 
     defaults = document.section("defaults", optional=True)
-    timeout = defaults.duration("timeout", 3.0)
+    timeout = defaults.duration("timeout", 3.0, maximum=MAX_TIMEOUT)
     retry = _retry(defaults, RetryPolicy())
     circuit = _circuit(defaults, CircuitPolicy())
     defaults.close()
