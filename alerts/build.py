@@ -8,6 +8,7 @@ and annotations to the window table's tiers; names and labels are validated here
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from urllib.parse import quote
 
@@ -38,7 +39,8 @@ class Links:
 
 @dataclass(frozen=True)
 class Defaults:
-    """Spec-wide defaults every SLO may override."""
+    """Spec-wide defaults every SLO may override; ``origin`` is where they were written (file
+    and key path of the ``defaults`` section), so that a bad inherited value is blamed there."""
 
     period: float = 30 * 86400.0
     alert_windows: str = DEFAULT_TABLE
@@ -47,6 +49,7 @@ class Defaults:
     evaluation_interval: float = 30.0
     sloth_records: bool = False
     links: Links = field(default_factory=Links)
+    origin: tuple[str, str] | None = None
 
 
 def name(section: Section, key: str) -> str:
@@ -125,12 +128,15 @@ def build_slo(
     tiers: tuple[AlertTier, ...],
     defaults: Defaults,
     key_paths: dict[str, str] | None = None,
+    inherited: tuple[str, ...] = (),
     **details: object,
 ) -> SLO:
     """Assemble and cross-check an SLO.
 
     ``where`` is the SLO's section, for error messages; ``key_paths`` says where ``objective``
-    and ``period`` are under it when the format nests them (OpenSLO).
+    and ``period`` are under it when the format nests them (OpenSLO). ``inherited`` names the
+    keys (``period``, ``evaluation_interval``) whose value came from ``defaults``: a problem
+    with one of them is reported where the default was written.
     """
     keys = {
         "objective": "objective",
@@ -138,19 +144,27 @@ def build_slo(
         "evaluation_interval": "evaluation_interval",
         **(key_paths or {}),
     }
+
+    def blame(key: str, reason: str) -> ConfigError:
+        if key not in inherited or defaults.origin is None:
+            return where.error(keys[key], reason)
+        file, section = defaults.origin
+        slo = where.path if where.file == file else f"{where.file}: {where.path}"
+        return ConfigError(file, f"{section}.{key}", f"{reason}; inherited by {slo}")
+
     if objective >= 100:
         raise where.error(keys["objective"], "must be below 100: 100 % leaves no error budget")
     if objective <= 0:
         raise where.error(keys["objective"], f"must be above 0 (got {objective:g})")
     if table.longest > period:
-        raise where.error(
-            keys["period"],
+        raise blame(
+            "period",
             f"must be at least the longest alert window {format_duration(table.longest)} "
             f"of table {table.name} (got {format_duration(period)})",
         )
     details.setdefault("evaluation_interval", defaults.evaluation_interval)
     interval = float(details["evaluation_interval"])  # type: ignore[arg-type]
-    _check_interval(where, keys["evaluation_interval"], interval, table, period)
+    _check_interval(blame, interval, table, period)
     slo = SLO(
         service=service,
         name=slo_name,
@@ -182,27 +196,28 @@ def build_slo(
 
 
 def _check_interval(
-    where: Section, key: str, interval: float, table: WindowTable, period: float
+    blame: Callable[[str, str], ConfigError], interval: float, table: WindowTable, period: float
 ) -> None:
     """Every window must be a whole number of evaluations: long windows are sums of them."""
     base = table.spans[0]
     if interval > base:
-        raise where.error(
-            key,
+        raise blame(
+            "evaluation_interval",
             f"must be at most the shortest window {format_duration(base)} of table "
             f"{table.name} (got {format_duration(interval)})",
         )
     for span in (*table.spans, period):
         if round(span / interval, 9) % 1:
-            raise where.error(
-                key,
+            raise blame(
+                "evaluation_interval",
                 f"must divide every window of table {table.name} and the period: "
                 f"{format_duration(span)} is not a whole number of {format_duration(interval)}",
             )
 
 
-def check_unique_slos(slos: list[SLO]) -> None:
-    """Raise on the first SLO whose service and name repeat an earlier one."""
+def check_unique_slos(slos: list[SLO], hide: Callable[[str], str] = str) -> None:
+    """Raise on the first SLO whose service and name repeat an earlier one; ``hide`` puts back
+    the ``${NAME}`` references of names that came from the environment."""
     seen: dict[tuple[str, str], str] = {}
     for slo in slos:
         file, _, path = slo.source.rpartition(": ")
@@ -211,5 +226,7 @@ def check_unique_slos(slos: list[SLO]) -> None:
             first_file, _, first_path = first.rpartition(": ")
             where = first_path if first_file == file else first
             raise ConfigError(
-                file, f"{path}.name", f"duplicate SLO {slo.service}/{slo.name} (first at {where})"
+                file,
+                f"{path}.name",
+                hide(f"duplicate SLO {slo.service}/{slo.name} (first at {where})"),
             )

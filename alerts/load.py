@@ -10,6 +10,7 @@ can migrate one at a time.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,9 @@ from alerts.build import Defaults, Links, check_unique_slos
 from alerts.model import SLO, Service, SLOSpec
 from alerts.spec import VERSION, read_document
 from alerts.windows import WindowTable, builtin_tables
+from exporters import plain_yaml
 from exporters.artifacts import REPO_ROOT
-from exporters.spec import ConfigError, Section, load_all_yaml
+from exporters.spec import ConfigError, Environment, Section, load_all_yaml
 
 DEFAULT_SPEC = Path(__file__).with_name("slos.yaml")
 FOREIGN_VERSIONS = (sloth.VERSION, openslo_v1alpha.VERSION, openslo.VERSION)
@@ -42,7 +44,8 @@ def load_spec(path: Path | str) -> SLOSpec:
     """Read, map and validate a spec file; bad input raises ConfigError (file, key path, reason)."""
     path = Path(path)
     file = display_path(path)
-    documents = load_all_yaml(path)
+    env = Environment()  # one for every file read, so that no message shows what ${NAME} holds
+    documents = load_all_yaml(path, file)
     if not documents:
         raise ConfigError(file, "", "is empty")
     builtin = builtin_tables()
@@ -51,35 +54,67 @@ def load_spec(path: Path | str) -> SLOSpec:
     if kind == VERSION:
         if len(documents) > 1:
             raise ConfigError(file, "", "an obsstack/v1 spec is a single YAML document")
-        document = Section(first, file, base_dir=path.parent)
+        document = Section(first, file, base_dir=path.parent, env=env)
         document.string("version", choices=(VERSION,))
         parsed = read_document(document, builtin)
         services, slos = list(parsed.services), list(parsed.slos)
-        for included, where in parsed.includes:
-            if not (path.parent / included).exists():
-                raise ConfigError(file, where, "not found")
+        for included in _includes(path, file, parsed.includes):
             slos += _read_foreign(
-                path.parent / included, parsed.defaults, parsed.tables, f"{file}: {where}"
+                included.path, parsed.defaults, parsed.tables, env, f"{file}: {included.where}"
             )
         services = _with_implicit_services(services, slos)
         links = parsed.defaults.links
     elif kind in FOREIGN_VERSIONS:
-        slos = _read_foreign(path, Defaults(), builtin)
+        slos = _read_foreign(path, Defaults(), builtin, env)
         services = _with_implicit_services([], slos)
         links = Links()
     else:
+        shown = _quoted(kind)
         raise ConfigError(
-            file, "version", f"must be {VERSION} (obsstack), {FOREIGN_FORMATS} (got {kind!r})"
+            file, "version", f"must be {VERSION} (obsstack), {FOREIGN_FORMATS} (got {shown})"
         )
     if not slos:
         raise ConfigError(file, "slos", "must list at least one SLO")
-    check_unique_slos(slos)
+    check_unique_slos(slos, env.hide)
     return SLOSpec(file, tuple(services), tuple(slos), links.grafana.rstrip("/"), links.runbooks)
+
+
+@dataclass(frozen=True)
+class _Include:
+    path: Path
+    where: str  # key path in the including file
+
+
+def _includes(path: Path, file: str, includes: list[tuple[str, str]]) -> list[_Include]:
+    """The files an obsstack spec includes, each a readable file given once. What keeps a file
+    from being read is the including file's error (at ``include[i]``); what is wrong inside an
+    included file is the included file's."""
+    found: dict[Path, str] = {}
+    out = []
+    for written, where in includes:
+        target = path.parent / written
+        if not target.exists():
+            raise ConfigError(file, where, "not found")
+        try:
+            plain_yaml.check_file(target)
+        except plain_yaml.FileProblem as problem:
+            reason = f"cannot read: {problem.reason}" if problem.os_error else problem.reason
+            raise ConfigError(file, where, f"{_quoted(written)} {reason}") from None
+        resolved = target.resolve()
+        if resolved in found:
+            raise ConfigError(file, where, f"includes the file of {found[resolved]} again")
+        found[resolved] = where
+        out.append(_Include(target, where))
+    return out
 
 
 def load_default_spec() -> SLOSpec:
     """The platform's shipped spec, ``alerts/slos.yaml``."""
     return load_spec(DEFAULT_SPEC)
+
+
+def _quoted(text: str, limit: int = 60) -> str:
+    return repr(text if len(text) <= limit else text[:limit] + "...")
 
 
 def _format(document: Any) -> str:
@@ -94,12 +129,13 @@ def _read_foreign(
     path: Path,
     defaults: Defaults,
     tables: dict[str, WindowTable],
+    env: Environment,
     included_from: str = "",
 ) -> list[SLO]:
     """Every SLO of a Sloth or OpenSLO file, in document order; each document is read on its
     own (key paths start with ``documents[i]``, but for a file of one Sloth spec)."""
     file = display_path(path)
-    documents = load_all_yaml(path)
+    documents = load_all_yaml(path, file)
     if not documents:
         raise ConfigError(file, "", "is empty")
     found: list[tuple[int, SLO]] = []
@@ -108,10 +144,10 @@ def _read_foreign(
         where = f"documents[{index}]"
         kind = _format(data)
         if kind == sloth.VERSION:
-            document = Section(data, file, where if len(documents) > 1 else "")
+            document = Section(data, file, where if len(documents) > 1 else "", env=env)
             found += [(index, slo) for slo in sloth.read(document, defaults, tables)]
         elif kind == openslo_v1alpha.VERSION:
-            document = Section(data, file, where)
+            document = Section(data, file, where, env=env)
             found += [(index, slo) for slo in openslo_v1alpha.read(document, defaults, tables)]
         elif kind == openslo.VERSION:
             openslo_v1.append((index, data))
@@ -119,7 +155,7 @@ def _read_foreign(
             path_in_file = where if len(documents) > 1 else ""
             origin = f" (included from {included_from})" if included_from else ""
             raise ConfigError(file, path_in_file, f"must be {FOREIGN_FORMATS}{origin}")
-    found += openslo.read(openslo_v1, file, defaults, tables)
+    found += openslo.read(openslo_v1, file, defaults, tables, env)
     if not found:
         raise ConfigError(file, "", "has no kind: SLO document")
     return [slo for _index, slo in sorted(found, key=lambda pair: pair[0])]

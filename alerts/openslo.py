@@ -27,7 +27,7 @@ from alerts import sli as sli_kinds
 from alerts.build import Defaults, TierExtras, build_slo, name, tiers_with
 from alerts.model import SLI, SLO
 from alerts.windows import WindowTable
-from exporters.spec import Section
+from exporters.spec import Environment, Section
 
 VERSION = "openslo/v1"
 IGNORED_KINDS = (
@@ -44,10 +44,11 @@ def read(
     file: str,
     defaults: Defaults,
     tables: dict[str, WindowTable],
+    env: Environment | None = None,
 ) -> list[tuple[int, SLO]]:
     """The ``kind: SLO`` documents among ``documents`` (index in the file, parsed YAML), each
     with its index; ``kind: SLI`` documents are what their ``indicatorRef`` names."""
-    sections = [(i, Section(doc, file, f"documents[{i}]")) for i, doc in documents]
+    sections = [(i, Section(doc, file, f"documents[{i}]", env=env)) for i, doc in documents]
     indicators: dict[str, Section] = {}
     slo_documents = []
     for index, document in sections:
@@ -96,6 +97,7 @@ def _read_slo(
         tiers=tiers_with(table, period, TierExtras(), {}),
         defaults=defaults,
         key_paths={"objective": "objectives[0]", "period": "timeWindow[0].duration"},
+        inherited=("evaluation_interval",),
         description=description,
         absent_for=defaults.absent_for,
         page_min_events=defaults.page_min_events,

@@ -23,7 +23,9 @@ from exporters.spec import Section
 
 VERSION = "openslo/v1alpha"
 SOURCES = ("prometheus", "sloth")
+_INHERITED = ("period", "evaluation_interval")
 _DAY = 86400.0
+MAX_DAYS = 365
 
 
 def read(document: Section, defaults: Defaults, tables: dict[str, WindowTable]) -> list[SLO]:
@@ -44,6 +46,7 @@ def read(document: Section, defaults: Defaults, tables: dict[str, WindowTable]) 
         raise spec.error(
             "indicator", "threshold metrics are not supported: use objectives[].ratioMetrics"
         )
+    inherited = ("evaluation_interval",) if spec.data.get("timeWindows") else _INHERITED
     period = _period(spec, defaults.period)
     table = tables[defaults.alert_windows]
     no_alerts: dict[str, TierExtras] = {tier: TierExtras(disabled=True) for tier in TIER_NAMES}
@@ -76,6 +79,7 @@ def read(document: Section, defaults: Defaults, tables: dict[str, WindowTable]) 
                 description=description,
                 absent_for=defaults.absent_for,
                 page_min_events=defaults.page_min_events,
+                inherited=inherited,
             )
         )
     spec.close()
@@ -94,7 +98,7 @@ def _period(spec: Section, default: float) -> float:
     unit = window.string("unit")
     if unit.lower() != "day":
         raise window.error("unit", f"only Day windows are supported (got {unit!r})")
-    count: int = window.integer("count", minimum=1)
+    count: int = window.integer("count", minimum=1, maximum=MAX_DAYS)
     rolling = window.boolean("isRolling", True)
     if window.has("calendar"):
         raise window.error("calendar", "only rolling windows are supported")

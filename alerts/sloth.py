@@ -76,6 +76,7 @@ def read(document: Section, defaults: Defaults, tables: dict[str, WindowTable]) 
                 labels={**common_labels, **labels(item, "labels")},
                 absent_for=defaults.absent_for,
                 page_min_events=defaults.page_min_events,
+                inherited=("period", "evaluation_interval"),
             )
         )
         item.close()

@@ -35,6 +35,8 @@ from alerts.windows import WindowTable, read_for, read_tables
 from exporters.spec import ConfigError, Section
 
 VERSION = "obsstack/v1"
+MAX_PAGE_MIN_EVENTS = 1e12  # events in a page window: more is a typo, not traffic
+MAX_THRESHOLD = 3600.0  # seconds: a latency SLI's threshold
 
 
 def read_defaults(section: Section, links: Links) -> Defaults:
@@ -43,10 +45,13 @@ def read_defaults(section: Section, links: Links) -> Defaults:
         period=section.duration("period", base.period),
         alert_windows=section.string("alert_windows", base.alert_windows),
         absent_for=read_for(section, "absent_for") if section.has("absent_for") else 600.0,
-        page_min_events=section.float("page_min_events", 0.0, minimum=0),
+        page_min_events=section.float(
+            "page_min_events", 0.0, minimum=0, maximum=MAX_PAGE_MIN_EVENTS
+        ),
         evaluation_interval=section.duration("evaluation_interval", base.evaluation_interval),
         sloth_records=section.boolean("sloth_records", False),
         links=links,
+        origin=(section.file, section.path),
     )
     section.close()
     return result
@@ -111,11 +116,14 @@ def read_sli(section: Section) -> SLI:
 
 
 def _threshold(section: Section) -> float:
-    value = section.raw("threshold")
-    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
-        return float(value)
-    seconds: float = section.duration("threshold")
-    return seconds
+    """Seconds, as a number or a duration (``250ms``), above 0 and at most an hour."""
+    if isinstance(section.raw("threshold"), str):
+        seconds: float = section.duration("threshold", maximum=MAX_THRESHOLD)
+        return seconds
+    number: float = section.float("threshold", minimum=0, exclusive=True)
+    if number > MAX_THRESHOLD:
+        raise section.error("threshold", f"must be at most 1h (got {number:g})")
+    return number
 
 
 def read_tiers(section: Section, table: WindowTable, period: float) -> tuple[AlertTier, ...]:
@@ -152,6 +160,7 @@ def read_slo(
     if table_name not in tables:
         known = ", ".join(sorted(tables))
         raise item.error("alert_windows", f"unknown window table {table_name!r} (known: {known})")
+    inherited = tuple(k for k in ("period", "evaluation_interval") if item.data.get(k) is None)
     sli_section = item.section("sli")
     sli = read_sli(sli_section)
     tiers = read_tiers(item, tables[table_name], period)
@@ -170,9 +179,12 @@ def read_slo(
         annotations=item.str_map("annotations", {}),
         runbook_url=item.string("runbook_url", ""),
         dashboard_url=item.string("dashboard_url", ""),
-        page_min_events=item.float("page_min_events", defaults.page_min_events, minimum=0),
+        page_min_events=item.float(
+            "page_min_events", defaults.page_min_events, minimum=0, maximum=MAX_PAGE_MIN_EVENTS
+        ),
         absent_for=read_for(item, "absent_for") if item.has("absent_for") else defaults.absent_for,
         evaluation_interval=item.duration("evaluation_interval", defaults.evaluation_interval),
+        inherited=inherited,
     )
     item.close()
     return slo

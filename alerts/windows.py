@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from alerts.model import TIER_NAMES, AlertTier, AlertWindow, number_text
-from exporters.spec import Section, format_duration, open_document, parse_duration
+from exporters.spec import YEAR, Section, format_duration, open_document, parse_duration
 
 BUILTIN_PATH = Path(__file__).with_name("windows.yaml")
 DEFAULT_TABLE = "sre-workbook"
@@ -62,14 +62,18 @@ class WindowTable:
 
 
 def read_for(section: Section, key: str = "for") -> float:
-    """A ``for:`` duration; unlike other durations it may be ``0s``."""
+    """A ``for:`` duration; unlike other durations it may be ``0s``; at most a year."""
     value = section.raw(key, "0s")
-    if isinstance(value, str):
-        try:
-            return parse_duration(value)
-        except ValueError:
-            pass
-    raise section.error(key, f"invalid duration {value!r} (use e.g. 0s, 2m, 15m)")
+    if not isinstance(value, str):
+        raise section.error(key, "must be a duration such as 0s, 2m or 15m")
+    try:
+        seconds = parse_duration(value)
+    except ValueError:
+        shown = repr(value if len(value) <= 60 else value[:60] + "...")
+        raise section.error(key, f"invalid duration {shown} (use e.g. 0s, 2m, 15m)") from None
+    if seconds > YEAR:
+        raise section.error(key, f"must be at most {format_duration(YEAR)} (got {value!r})")
+    return seconds
 
 
 def _read_window(item: Section) -> AlertWindow:
