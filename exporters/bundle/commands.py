@@ -26,6 +26,20 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "basic auth) on /webhook/*, /events and /",
     )
     sink.set_defaults(run=run_sink)
+    tokens = subparsers.add_parser(
+        "tokens",
+        help="write the bundle's missing access tokens (random) into a directory",
+        description="Create each token file the bundle's services share that does not exist "
+        "yet: the scrape token of the exporters, the on-call inbox token and the KPI reader's "
+        "database password. Existing files are kept.",
+    )
+    tokens.add_argument("--dir", type=Path, required=True, help="where the token files live")
+    tokens.add_argument(
+        "--mode",
+        default="600",
+        help="octal mode of the files (default 600; 644 where containers of other users read them)",
+    )
+    tokens.set_defaults(run=run_tokens)
     register_runner(subparsers)
 
 
@@ -58,6 +72,18 @@ def run_sink(args: argparse.Namespace) -> int:
     configure_logging("info", scrub)
     # PagerDuty accepts events of up to 512 KB: the inbox takes at least as much.
     serve(create_app(routing_key, api_key, token), listen, ServerLimits(max_body_size=1024 * 1024))
+    return 0
+
+
+def run_tokens(args: argparse.Namespace) -> int:
+    from exporters.bundle.tokens import ensure_tokens
+
+    text = args.mode
+    if not (1 <= len(text) <= 4 and all(c in "01234567" for c in text)) or int(text, 8) > 0o777:
+        raise ConfigError("--mode", "", f"must be an octal mode such as 600 (got {text!r})")
+    mode = int(text, 8)
+    for path in ensure_tokens(args.dir, mode):
+        print(f"created {path}")
     return 0
 
 

@@ -16,6 +16,7 @@ import yaml
 from alerts.model import SLOSpec
 from exporters import naming
 from exporters.bundle.alerting import LOCAL, Alerting
+from exporters.bundle.tokens import ONCALL_TOKEN
 from exporters.bundle.topology import (
     COLLECTOR_EXPORTED_JOB,
     COLLECTOR_EXPORTED_METRICS_PORT,
@@ -51,6 +52,14 @@ def _static(job: str, target: str, **extra: Any) -> dict[str, Any]:
     return {"job_name": job, **extra, "static_configs": [{"targets": [target]}]}
 
 
+def _credentials(component: str, topology: Topology) -> dict[str, Any]:
+    """What a scrape of ``component`` sends: its token, when it requires one."""
+    token = COMPONENTS[component].token
+    if token is None:
+        return {}
+    return {"authorization": {"credentials_file": f"{topology.tokens_dir}/{token}"}}
+
+
 def prometheus_config(topology: Topology, dependencies: list[str], stack: str) -> dict[str, Any]:
     """Scrape every running component, the exporter's /metrics and /probe per dependency.
 
@@ -61,12 +70,15 @@ def prometheus_config(topology: Topology, dependencies: list[str], stack: str) -
     for name, component in COMPONENTS.items():
         if component.job is None or not topology.runs(name):
             continue
-        jobs.append(_static(component.job, topology.metrics_address(name)))
+        jobs.append(
+            _static(component.job, topology.metrics_address(name), **_credentials(name, topology))
+        )
         if name == "exporter":
             jobs.append(
                 {
                     "job_name": naming.JOB_PROBE,
                     "metrics_path": "/probe",
+                    **_credentials(name, topology),
                     "static_configs": [{"targets": list(dependencies)}],
                     "relabel_configs": [
                         {"source_labels": ["__address__"], "target_label": "__param_target"},
@@ -107,6 +119,16 @@ def prometheus_config(topology: Topology, dependencies: list[str], stack: str) -
 
 def _destination(value: str, topology: Topology, local_path: str) -> str:
     return topology.url("oncall-sink", local_path) if value == LOCAL else value
+
+
+def _webhook(value: str, topology: Topology, local_path: str) -> dict[str, Any]:
+    """A webhook config; to the local inbox with its token (the inbox refuses others)."""
+    config: dict[str, Any] = {"url": _destination(value, topology, local_path)}
+    if value == LOCAL:
+        config["http_config"] = {
+            "authorization": {"credentials_file": f"{topology.tokens_dir}/{ONCALL_TOKEN}"}
+        }
+    return config
 
 
 def go_literal(value: str) -> str:
@@ -169,11 +191,9 @@ def _receivers(alerting: Alerting, topology: Topology) -> list[dict[str, Any]]:
             ],
         }
 
-    heartbeat: dict[str, Any] = {
-        "url": _destination(alerting.heartbeat_url, topology, "/webhook/heartbeat"),
-        "send_resolved": False,
-    }
-    if alerting.heartbeat_uses_opsgenie_key:
+    heartbeat = _webhook(alerting.heartbeat_url, topology, "/webhook/heartbeat")
+    heartbeat["send_resolved"] = False
+    if alerting.heartbeat_uses_opsgenie_key and alerting.heartbeat_url != LOCAL:
         heartbeat["http_config"] = {
             "authorization": {
                 "type": "GenieKey",
@@ -184,7 +204,7 @@ def _receivers(alerting: Alerting, topology: Topology) -> list[dict[str, Any]]:
         {
             "name": "default",
             "webhook_configs": [
-                {"url": _destination(alerting.default_webhook_url, topology, "/webhook/default")}
+                _webhook(alerting.default_webhook_url, topology, "/webhook/default")
             ],
         },
         {
@@ -208,9 +228,7 @@ def _receivers(alerting: Alerting, topology: Topology) -> list[dict[str, Any]]:
         {
             "name": "ticket",
             "opsgenie_configs": [opsgenie(alerting.ticket_priority)],
-            "webhook_configs": [
-                {"url": _destination(alerting.ticket_webhook_url, topology, "/webhook/ticket")}
-            ],
+            "webhook_configs": [_webhook(alerting.ticket_webhook_url, topology, "/webhook/ticket")],
         },
         {"name": "heartbeat", "webhook_configs": [heartbeat]},
         {"name": RECEIVER_INHIBITOR},

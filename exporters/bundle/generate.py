@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
+
+import yaml
 
 from exporters.artifacts import HEADER, Artifact, GenerateContext
 from exporters.bundle import configs
 from exporters.bundle.alerting import load_alerting
 from exporters.bundle.topology import COMPOSE
 from exporters.probe.config import load_config
+from exporters.spec import ConfigError, load_yaml
 
 OUTPUT = "compose/generated"
 EXPORTER_CONFIG = "compose/exporter/exporter.yaml"
@@ -26,8 +30,21 @@ class _AnyEnvironment(dict[str, str]):
 
 
 def dependency_names(exporter_config: Path) -> list[str]:
-    """The dependency names of an exporter configuration, validated, secrets not needed."""
-    config = load_config(exporter_config, env=_AnyEnvironment())
+    """The dependency names of an exporter configuration, validated, secrets not needed.
+
+    ``server.auth`` is left out: its token file exists only where the exporter runs (the
+    bundle's is generated at its first start).
+    """
+    data = load_yaml(exporter_config)
+    if isinstance(data, dict) and isinstance(data.get("server"), dict):
+        data["server"].pop("auth", None)
+    with tempfile.TemporaryDirectory() as directory:
+        copy = Path(directory) / exporter_config.name
+        copy.write_text(yaml.safe_dump(data))
+        try:
+            config = load_config(copy, env=_AnyEnvironment())
+        except ConfigError as exc:  # about the file as written, not the copy
+            raise ConfigError(str(exporter_config), exc.path, exc.reason) from None
     return [d.name for d in config.dependencies]
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from exporters import naming
+from exporters.bundle.tokens import SCRAPE_TOKEN
 
 
 @dataclass(frozen=True)
@@ -19,7 +20,8 @@ class Component:
     port: int
     job: str | None  # Prometheus scrape job, None when it exports no metrics
     metrics_port: int | None = None  # when metrics are served apart from the main port
-    health_path: str = "/health"
+    health_path: str = "/health"  # answered without credentials
+    token: str | None = None  # the token file (in tokens_dir) its scrapers must send
 
 
 COMPONENTS = {
@@ -31,8 +33,8 @@ COMPONENTS = {
         Component("jaeger", 16686, "jaeger", metrics_port=14269, health_path="/"),
         Component("otel-collector", 4318, "otel-collector", metrics_port=8888, health_path="/"),
         Component("grafana", 3000, "grafana", health_path="/api/health"),
-        Component("exporter", 9410, naming.JOB_EXPORTER),
-        Component("kpis", 9411, naming.JOB_KPIS),
+        Component("exporter", 9410, naming.JOB_EXPORTER, token=SCRAPE_TOKEN),
+        Component("kpis", 9411, naming.JOB_KPIS, token=SCRAPE_TOKEN),
         Component("demo", 8000, naming.JOB_API),
         Component("oncall-sink", 9095, None),
     )
@@ -51,7 +53,8 @@ class Topology:
     ports: dict[str, int] = field(default_factory=dict)  # overrides of Component.port
     rules_dir: str = "/etc/prometheus/rules"
     templates_dir: str = "/etc/alertmanager/templates"
-    secrets_dir: str = "/run/secrets"
+    secrets_dir: str = "/run/secrets"  # the PagerDuty and Opsgenie keys
+    tokens_dir: str = "/run/obsstack"  # the stack's own tokens (exporters.bundle.tokens)
     scrape_interval: str = "15s"
     evaluation_interval: str = "15s"
 

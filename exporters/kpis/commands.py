@@ -34,24 +34,46 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="require Authorization: Bearer with the token in this file on every endpoint "
         "but /health (instead of server.auth)",
     )
+    parser.add_argument(
+        "--database-password-file",
+        type=Path,
+        help="the database password, from this file (instead of database.password)",
+    )
     parser.add_argument("--check", action="store_true", help="validate the configuration and exit")
     parser.set_defaults(run=run)
+
+
+def _secret_file(config: Config, path: Path, option: str) -> str:
+    """The secret in ``path``: one word, remembered so that logs are scrubbed of it."""
+    try:
+        value = path.read_text().strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(option, "", f"cannot read {path}: {type(exc).__name__}") from None
+    if not value:
+        raise ConfigError(option, "", f"{path} is empty")
+    if any(ord(c) < 33 or ord(c) == 127 for c in value):
+        raise ConfigError(option, "", f"{path} holds a space or a control character")
+    return config.secrets.add(value)
 
 
 def with_token_file(config: Config, path: Path) -> Config:
     """``config`` requiring the bearer token read from ``path``."""
     from exporters.probe.config import Auth
 
-    option = "--bearer-token-file"
-    try:
-        token = path.read_text().strip()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(option, "", f"cannot read {path}: {exc}") from None
-    if not token:
-        raise ConfigError(option, "", f"{path} is empty")
-    if any(ord(c) < 33 or ord(c) == 127 for c in token):
-        raise ConfigError(option, "", f"{path} holds a space or a control character")
-    return dataclasses.replace(config, auth=Auth(bearer_token=config.secrets.add(token)))
+    token = _secret_file(config, path, "--bearer-token-file")
+    return dataclasses.replace(config, auth=Auth(bearer_token=token))
+
+
+def with_password_file(config: Config, path: Path) -> Config:
+    """``config`` logging in with the password read from ``path``."""
+    option = "--database-password-file"
+    if config.database.connection.dsn:
+        raise ConfigError(option, "", f"{config.file} gives database.dsn: put the password there")
+    password = _secret_file(config, path, option)
+    connection = dataclasses.replace(config.database.connection, password=password)
+    return dataclasses.replace(
+        config, database=dataclasses.replace(config.database, connection=connection)
+    )
 
 
 def check_role(config: Config) -> None:
@@ -85,6 +107,8 @@ def run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     if args.bearer_token_file is not None:
         config = with_token_file(config, args.bearer_token_file)
+    if args.database_password_file is not None:
+        config = with_password_file(config, args.database_password_file)
     host, port = listen_address(args.listen or config.listen)
     if args.check:
         print(f"{config.file}: ok ({len(config.kpis)} KPI queries, listen {host}:{port})")

@@ -16,6 +16,7 @@ from alerts import load_default_spec
 from exporters.bundle import configs
 from exporters.bundle.alerting import load_alerting
 from exporters.bundle.runner import Options, State, native_topology, render_configs
+from exporters.bundle.tokens import ONCALL_TOKEN
 from tests.support.alert_sender import AlertSender
 from tests.support.paging_apis import PagingApis
 from tests.support.processes import (
@@ -43,7 +44,10 @@ class Stack:
         return f"http://127.0.0.1:{self.options.ports[component]}{path}"
 
     def sink_events(self) -> dict[str, Any]:
-        return dict(httpx.get(self.url("oncall-sink", "/events"), timeout=5).json())
+        token = (self.state.config / "secrets" / ONCALL_TOKEN).read_text()
+        headers = {"Authorization": f"Bearer {token}"}
+        response = httpx.get(self.url("oncall-sink", "/events"), headers=headers, timeout=5)
+        return dict(response.json())
 
 
 SHORT_TIMINGS: dict[str, Any] = {
@@ -89,6 +93,8 @@ def start_sink(state: State, options: Options) -> Process:
             str(secrets / configs.PAGERDUTY_KEY_FILE),
             "--opsgenie-api-key-file",
             str(secrets / configs.OPSGENIE_KEY_FILE),
+            "--token-file",
+            str(secrets / ONCALL_TOKEN),
         ],
         state.logs / "oncall-sink.log",
     )

@@ -22,6 +22,7 @@ import pytest
 import yaml
 
 from exporters import naming
+from exporters.bundle import native_exporters
 from tests.bundle.conftest import Stack, render, start_alertmanager, start_sink
 from tests.support.processes import OBSSTACK, Process, http_ok, require_binary, wait_until
 from tests.support.servers import PrivateRedis
@@ -61,7 +62,8 @@ def stack(tmp_path: Path) -> Iterator[tuple[Stack, PrivateRedis]]:
                     *OBSSTACK,
                     "serve",
                     "--config",
-                    str(exporter_config),
+                    # as `obsstack up` runs it: with the scrape token Prometheus sends
+                    str(native_exporters.exporter_config(state.config, exporter_config)),
                     "--listen",
                     f"127.0.0.1:{exporter_port}",
                 ],

@@ -132,16 +132,51 @@ def test_data_lives_in_named_volumes_with_retention():
     assert loki["limits_config"]["retention_period"]
 
 
+ONE_SHOT = {"tokens", "kpi-role"}  # run to completion on every start
+
+
 def test_healthchecks_and_start_order():
     without_shell = {"loki", "jaeger", "otel-collector"}  # images without a shell or HTTP client
     clients = {"traffic"}  # serve no endpoint
     for name, service in services().items():
         assert "mem_limit" in service, f"{name}: no memory limit"
-        if name not in without_shell | clients:
+        if name not in without_shell | clients | ONE_SHOT:
             assert "healthcheck" in service, f"{name}: no healthcheck"
         for dependency, condition in service.get("depends_on", {}).items():
-            expected = "service_started" if dependency in without_shell else "service_healthy"
+            expected = (
+                "service_started"
+                if dependency in without_shell
+                else "service_completed_successfully"
+                if dependency in ONE_SHOT
+                else "service_healthy"
+            )
             assert condition["condition"] == expected, f"{name} -> {dependency}"
+    for name in ONE_SHOT:
+        assert services()[name]["restart"] == "no", name
+
+
+TOKENS = "obsstack-tokens:/run/obsstack"
+
+
+def test_the_obsstack_services_ask_for_generated_tokens():
+    """Each obsstack server wants a token the tokens service generates, and whatever calls it
+    (Prometheus, Alertmanager) mounts the same volume read-only and is started after it."""
+    all_services = services()
+    assert all_services["tokens"]["command"][:3] == ["tokens", "--dir", "/run/obsstack"]
+    assert f"{TOKENS}" in all_services["tokens"]["volumes"]
+    readers = {"prometheus", "alertmanager", "exporter", "oncall-sink", "kpis", "kpi-role"}
+    for name in readers:
+        assert f"{TOKENS}:ro" in all_services[name]["volumes"], name
+        assert "tokens" in all_services[name]["depends_on"] or name == "kpis", name
+    assert "obsstack-tokens" in compose()["volumes"]
+    exporter = yaml.safe_load((COMPOSE_DIR / "exporter/exporter.yaml").read_text())
+    assert exporter["server"]["auth"] == {"bearer_token_file": "/run/obsstack/scrape_token"}
+    assert "--bearer-token-file=/run/obsstack/scrape_token" in all_services["kpis"]["command"]
+    assert "--token-file=/run/obsstack/oncall_token" in all_services["oncall-sink"]["command"]
+    generated = (COMPOSE_DIR / "generated/prometheus.yml").read_text()
+    generated += (COMPOSE_DIR / "generated/alertmanager.yml").read_text()
+    for path in re.findall(r"credentials_file: (/run/obsstack/\S+)", generated):
+        assert path.rsplit("/", 1)[1] in ("scrape_token", "oncall_token"), path
 
 
 def test_no_default_credentials():
@@ -176,26 +211,78 @@ def test_on_call_keys_are_mounted_as_files(service):
     assert set(services()[service]["secrets"]) == {"pagerduty_routing_key", "opsgenie_api_key"}
 
 
-def test_kpi_exporter_reads_the_bundle_database():
-    """The compose service runs the shipped KPI file; its environment points it at the bundle's
-    PostgreSQL, and the same file without that environment reads this host's."""
+def test_kpi_exporter_reads_the_bundle_database_as_the_reader_role(tmp_path):
+    """The compose service runs the shipped KPI file; its environment and options point it at
+    the bundle's PostgreSQL as obsstack_kpi_reader (never the database's owner), and the same
+    file without them reads this host's."""
+    from exporters.kpis import reader_role
+    from exporters.kpis.commands import with_password_file
     from exporters.kpis.config import load_config
 
     service = services()["kpis"]
     mount = next(v for v in service["volumes"] if v.endswith(":/etc/obsstack/kpis.yaml:ro"))
     path = COMPOSE_DIR / mount.split(":")[0]
-    env = {
-        k: interpolate(str(v)).replace(
-            "${POSTGRES_PASSWORD:?set POSTGRES_PASSWORD in compose/.env}", "pw"
-        )
-        for k, v in service["environment"].items()
-    }
-    bundle = load_config(path, env=env).database.connection
+    env = {k: interpolate(str(v)) for k, v in service["environment"].items()}
+    assert "--database-password-file=/run/obsstack/kpi_db_password" in service["command"]
+    (tmp_path / "kpi_db_password").write_text("generated")
+    config = with_password_file(load_config(path, env=env), tmp_path / "kpi_db_password")
+    bundle = config.database.connection
     assert (bundle.host, bundle.database, bundle.user, bundle.password) == (
         "postgres",
         "platform",
-        "platform",
-        "pw",
+        reader_role.ROLE,
+        "generated",
     )
+    assert not config.database.allow_privileged_role
     native = load_config(path, env={}).database.connection
-    assert (native.host, native.database, native.user) == ("127.0.0.1", "test", "postgres")
+    assert (native.host, native.database, native.user) == ("127.0.0.1", "test", reader_role.ROLE)
+
+
+def test_the_kpi_role_service_creates_the_reader_role_with_the_generated_password(tmp_path):
+    """Its psql script, run by this host's psql against a private PostgreSQL with the demo's
+    tables, the paths changed to where the files are here."""
+    import asyncio
+
+    import asyncpg
+
+    from exporters.demo.schema import ensure_schema
+    from exporters.kpis import reader_role
+    from tests.support.servers import PrivatePostgres, _pg_binary
+
+    service = services()["kpi-role"]
+    mounts = dict(v.rsplit(":", 2)[:2][::-1] for v in service["volumes"] if v.startswith("."))
+    script = (COMPOSE_DIR / mounts["/sql/kpi-role.psql"]).read_text()
+    (tmp_path / "kpi_db_password").write_text("generated-password")
+    script = script.replace("/run/obsstack/kpi_db_password", str(tmp_path / "kpi_db_password"))
+    role_sql = COMPOSE_DIR / mounts["/sql/reader_role.sql"]
+    script = script.replace("/sql/reader_role.sql", str(role_sql))
+    (tmp_path / "kpi-role.psql").write_text(script)
+    postgres = PrivatePostgres(password="owner").start()
+    try:
+        dsn = f"postgresql://postgres:owner@127.0.0.1:{postgres.port}/postgres"
+
+        async def prepare() -> None:
+            connection = await asyncpg.connect(dsn)
+            await ensure_schema(connection, reader_role.SCHEMA)
+            await connection.close()
+
+        asyncio.run(prepare())
+        argv = [_pg_binary("psql"), "--no-psqlrc", f"--file={tmp_path / 'kpi-role.psql'}", dsn]
+        for _ in range(2):  # every start of the bundle runs it
+            result = subprocess.run(argv, capture_output=True, text=True)
+            assert result.returncode == 0, result.stderr
+            assert "generated-password" not in result.stdout + result.stderr
+
+        async def as_reader() -> int:
+            connection = await asyncpg.connect(
+                f"postgresql://{reader_role.ROLE}:generated-password@127.0.0.1:{postgres.port}"
+                f"/postgres"
+            )
+            try:
+                return int(await connection.fetchval("SELECT count(*) FROM obsstack_demo.tenants"))
+            finally:
+                await connection.close()
+
+        assert asyncio.run(as_reader()) == 12
+    finally:
+        postgres.destroy()

@@ -29,9 +29,14 @@ def run(*argv: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_promtool_checks_the_prometheus_config(tmp_path: Path):
-    # Checked with the rule files it loads, from where compose mounts them.
+    # Checked with the rule files it loads, from where compose mounts them, and a token file
+    # where the tokens service writes it.
     config = yaml.safe_load((GENERATED / "prometheus.yml").read_text())
     config["rule_files"] = [str(REPO / "alerts/generated/*.rules.yml")]
+    (tmp_path / "scrape_token").write_text("t")
+    for job in config["scrape_configs"]:
+        if "authorization" in job:
+            job["authorization"]["credentials_file"] = str(tmp_path / "scrape_token")
     (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
     result = run("promtool", "check", "config", str(tmp_path / "prometheus.yml"))
     assert result.returncode == 0, result.stdout + result.stderr
@@ -65,9 +70,46 @@ def test_prometheus_scrapes_every_component_and_probes_each_dependency():
     assert config["rule_files"] == ["/etc/prometheus/rules/*.rules.yml"]
 
 
+def test_prometheus_sends_the_scrape_token_to_the_exporters():
+    config = yaml.safe_load((GENERATED / "prometheus.yml").read_text())
+    tokens = {
+        job["job_name"]: job.get("authorization", {}).get("credentials_file")
+        for job in config["scrape_configs"]
+    }
+    guarded = {naming.JOB_EXPORTER, naming.JOB_PROBE, naming.JOB_KPIS}
+    assert {job: tokens[job] for job in guarded} == dict.fromkeys(
+        guarded, "/run/obsstack/scrape_token"
+    )
+    assert {job for job, token in tokens.items() if token} == guarded
+
+
 def test_amtool_checks_the_alertmanager_config():
     result = run("amtool", "check-config", str(ALERTMANAGER))
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def webhooks(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {r["name"]: c for r in config["receivers"] for c in r.get("webhook_configs", [])}
+
+
+def test_webhooks_to_the_local_inbox_send_its_token_and_no_other_does():
+    local = webhooks(yaml.safe_load(ALERTMANAGER.read_text()))
+    assert set(local) == {"default", "ticket", "heartbeat"}
+    for config in local.values():
+        assert config["url"].startswith("http://oncall-sink:9095/webhook/")
+        assert config["http_config"] == {
+            "authorization": {"credentials_file": "/run/obsstack/oncall_token"}
+        }
+    alerting = dataclasses.replace(
+        load_alerting(),
+        ticket_webhook_url="https://tickets.example/hook",
+        heartbeat_url="https://api.opsgenie.com/v2/heartbeats/obsstack/ping",
+        heartbeat_uses_opsgenie_key=True,
+    )
+    remote = webhooks(configs.alertmanager_config(alerting, COMPOSE, load_default_spec()))
+    assert "http_config" not in remote["ticket"]
+    assert remote["heartbeat"]["http_config"]["authorization"]["type"] == "GenieKey"
+    assert "http_config" in remote["default"]
 
 
 NASTY = 'a {{ .ExternalURL }} "b" \\ c\n{{ template "obsstack.title" . }} }} {{/* d'

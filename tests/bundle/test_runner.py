@@ -7,12 +7,15 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.support.processes import OBSSTACK, free_port, wait_until
+from tests.support.servers import PrivatePostgres
 
 COMPONENTS = ("prometheus", "alertmanager", "exporter", "oncall-sink", "demo", "kpis")
 
@@ -39,7 +42,18 @@ def processes_mentioning(text: str) -> list[str]:
     return found
 
 
-def test_up_then_down(tmp_path: Path):
+@pytest.fixture
+def demo_database() -> Iterator[dict[str, str]]:
+    """The demo's database on a private PostgreSQL: `up` creates a role, global to a cluster."""
+    postgres = PrivatePostgres().start()
+    try:
+        dsn = f"postgresql://postgres@127.0.0.1:{postgres.port}/postgres"
+        yield {"OBSSTACK_DEMO_POSTGRES_DSN": dsn}
+    finally:
+        postgres.destroy()
+
+
+def test_up_then_down(tmp_path: Path, demo_database: dict[str, str]):
     state = tmp_path / "state"
     ports = {name: free_port() for name in COMPONENTS}
     args = [
@@ -49,7 +63,7 @@ def test_up_then_down(tmp_path: Path):
         "1s",
         *(f"--port={name}={port}" for name, port in ports.items()),
     ]
-    started = obsstack("up", *args)
+    started = obsstack("up", *args, env=demo_database)
     try:
         assert started.returncode == 0, started.stderr
         out = started.stdout
@@ -80,7 +94,30 @@ def test_up_then_down(tmp_path: Path):
             "saas-api/",
         }
 
-        again = obsstack("up", *args)
+        # Every endpoint Prometheus scrapes (and the inbox's own) wants its generated token.
+        secrets = state / "config" / "secrets"
+        scrape = {"Authorization": f"Bearer {(secrets / 'scrape_token').read_text()}"}
+        inbox = {"Authorization": f"Bearer {(secrets / 'oncall_token').read_text()}"}
+        for name, path, headers in (
+            ("exporter", "/metrics", scrape),
+            ("kpis", "/metrics", scrape),
+            ("oncall-sink", "/events", inbox),
+            ("oncall-sink", "/", inbox),
+        ):
+            url = f"http://127.0.0.1:{ports[name]}{path}"
+            assert httpx.get(url, timeout=10).status_code == 401, url
+            assert httpx.get(url, headers=headers, timeout=10).status_code == 200, url
+        assert f"tokens: {secrets}/" in out
+        # The KPI exporter runs as the reader role `up` created, and its queries succeed.
+        kpis = f"http://127.0.0.1:{ports['kpis']}"
+        wait_until(
+            lambda: httpx.get(f"{kpis}/ready", headers=scrape, timeout=5).status_code == 200,
+            60,
+            "every KPI query to succeed",
+        )
+        assert "obsstack_kpi_reader" in (state / "config" / "kpis.yaml").read_text()
+
+        again = obsstack("up", *args, env=demo_database)
         assert again.returncode == 1
         assert again.stderr.startswith("obsstack up: already running (")
     finally:

@@ -229,3 +229,23 @@ def test_a_database_down_at_start_does_not_stop_the_exporter(tmp_path, reader_cl
         wait_until(http_ok(f"http://127.0.0.1:{port}/health"), 30, "the exporter to serve")
         assert httpx.get(f"http://127.0.0.1:{port}/ready").status_code == 503
     assert "cannot check the database role now" in process.output()
+
+
+def test_the_reader_logs_in_with_a_password_from_a_file(tmp_path, reader_cluster):
+    """As the compose bundle runs it: the password the tokens service generated, by file."""
+    database = reader_cluster.database(reader_role.ROLE, "unused")
+    del database["password"]
+    path = write(tmp_path, document(database))
+    (tmp_path / "kpi_db_password").write_text(reader_cluster.reader_password)
+    port = free_port()
+    with running(
+        run_kpis(
+            path,
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--database-password-file",
+            str(tmp_path / "kpi_db_password"),
+        )
+    ) as process:
+        wait_until(http_ok(f"http://127.0.0.1:{port}/ready"), 30, "a good run")
+    assert reader_cluster.reader_password not in process.output()
