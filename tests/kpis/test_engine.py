@@ -297,7 +297,7 @@ async def test_slow_queries_do_not_starve_the_others(tmp_path, schema, max_conne
 
     kpis = [kpi(f"slow{i}", SLOW, interval="2500ms", timeout="2s") for i in range(3)]
     kpis += [
-        kpi(f"fast{i}", "SELECT 1 AS value", interval="250ms", timeout="200ms") for i in range(3)
+        kpi(f"fast{i}", "SELECT 1 AS value", interval="500ms", timeout="400ms") for i in range(3)
     ]
     data = document(schema, kpis)
     if max_connections:
@@ -319,7 +319,7 @@ async def test_slow_queries_do_not_starve_the_others(tmp_path, schema, max_conne
         await engine.stop()
     assert engine.pool_size == (max_connections or 6)
     assert all(engine.states[f"slow{i}"].slow for i in range(3))
-    assert sum(engine.states[f"fast{i}"].runs for i in range(3)) > 50
+    assert sum(engine.states[f"fast{i}"].runs for i in range(3)) > 25
     fast_failures = [round(at - started, 1) for name, at in failures if name.startswith("fast")]
     slow_failures = [name for name, _ in failures if name.startswith("slow")]
     if max_connections == 2:
