@@ -159,7 +159,14 @@ def create_app(
 ) -> FastAPI:
     """The sink, accepting only the given PagerDuty routing key and Opsgenie API key; with
     ``token``, its own endpoints (webhooks, /events, /) require it."""
-    app = FastAPI(title="obsstack on-call sink", docs_url=None, redoc_url=None, openapi_url=None)
+    # No trailing-slash redirect: its Location would carry whatever Host the client sent.
+    app = FastAPI(
+        title="obsstack on-call sink",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        redirect_slashes=False,
+    )
     inbox = Inbox()
     app.state.inbox = inbox
     auth = TokenCheck(token)

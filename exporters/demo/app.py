@@ -107,7 +107,10 @@ def create_app(settings: DemoSettings | None = None) -> FastAPI:
             await redis.aclose()
             await pool.close()
 
-    app = FastAPI(title="AI SaaS platform (obsstack demo)", lifespan=lifespan)
+    # No trailing-slash redirect: its Location would carry whatever Host the client sent.
+    app = FastAPI(
+        title="AI SaaS platform (obsstack demo)", lifespan=lifespan, redirect_slashes=False
+    )
     # The model API stand-in is an external dependency of the platform: its calls appear as
     # client spans, and not in the service's own RED metrics.
     model_paths = {f"/internal/model/{name}" for name in AGENTS_BY_NAME} | {"/internal/incident"}

@@ -41,6 +41,7 @@ def create_app(engine: KpiEngine, auth: Auth | None = None) -> FastAPI:
         redoc_url=None,
         openapi_url=None,
         lifespan=lifespan,
+        redirect_slashes=False,  # a redirect's Location would carry the client's Host
     )
     if auth is not None:
         app.add_middleware(RequireAuth, auth=auth)

@@ -335,3 +335,10 @@ def test_ten_bodies_of_20_mb_leave_the_inbox_small(tmp_path):
         assert rss_mib(process.pid) - before < 16
         assert httpx.get(f"{url}/events", headers=BEARER).status_code == 200
     assert TOKEN not in process.output()
+
+
+@pytest.mark.parametrize("path", ["/events/", "/webhook/default/", "/v2/enqueue/"])
+async def test_no_redirect_reflects_the_host_header(sink, path):
+    answer = await sink.get(path, headers={"Host": "attacker.example"})
+    assert answer.status_code in (404, 405)
+    assert "location" not in answer.headers

@@ -230,3 +230,10 @@ async def test_the_schema_can_be_created_by_two_instances_at_once():
         await first.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
         await first.close()
         await second.close()
+
+
+def test_no_redirect_reflects_the_host_header(demo):
+    for path in ("/metrics/", "/ready/", "/v1/agents/"):
+        answer = httpx.get(demo.url + path, headers={"Host": "attacker.example"}, timeout=10)
+        assert answer.status_code in (404, 405), path
+        assert "location" not in answer.headers

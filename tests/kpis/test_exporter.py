@@ -180,3 +180,15 @@ def test_bearer_token_file_option_turns_auth_on(tmp_path, schema):
         scrape = httpx.get(f"{url}/metrics", headers={"Authorization": "Bearer from-the-option"})
         assert scrape.status_code == 200
     assert "from-the-option" not in process.output()
+
+
+async def test_no_redirect_reflects_the_host_header(tmp_path, schema):
+    data = document(schema, [{"name": "one", "metric": "test_one", "type": "gauge",
+                              "help": "One.", "sql": "SELECT 1 AS value"}])  # fmt: skip
+    app = create_app(KpiEngine(load_config(write(tmp_path, data))))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://kpis") as client:
+        for path in ("/metrics/", "/ready/", "/health/"):
+            answer = await client.get(path, headers={"Host": "attacker.example"})
+            assert answer.status_code == 404
+            assert "location" not in answer.headers
