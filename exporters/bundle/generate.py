@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
-
-import yaml
 
 from exporters.artifacts import HEADER, Artifact, GenerateContext
 from exporters.bundle import configs
 from exporters.bundle.alerting import load_alerting
 from exporters.bundle.topology import COMPOSE
-from exporters.probe.config import load_config
-from exporters.spec import ConfigError, load_yaml
+from exporters.probe.config import read_config
+from exporters.spec import Section, load_yaml
 
 OUTPUT = "compose/generated"
 EXPORTER_CONFIG = "compose/exporter/exporter.yaml"
@@ -38,13 +35,8 @@ def dependency_names(exporter_config: Path) -> list[str]:
     data = load_yaml(exporter_config)
     if isinstance(data, dict) and isinstance(data.get("server"), dict):
         data["server"].pop("auth", None)
-    with tempfile.TemporaryDirectory() as directory:
-        copy = Path(directory) / exporter_config.name
-        copy.write_text(yaml.safe_dump(data))
-        try:
-            config = load_config(copy, env=_AnyEnvironment())
-        except ConfigError as exc:  # about the file as written, not the copy
-            raise ConfigError(str(exporter_config), exc.path, exc.reason) from None
+    # Read as written, where written: relative *_file paths resolve next to the file.
+    config = read_config(Section(data, str(exporter_config), env=_AnyEnvironment()))
     return [d.name for d in config.dependencies]
 
 

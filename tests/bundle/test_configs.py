@@ -327,3 +327,16 @@ def test_jaeger_takes_otlp_on_every_interface_in_compose():
     assert protocols["http"]["endpoint"] == "0.0.0.0:4318"
     assert config["extensions"]["jaeger_query"]["http"]["endpoint"] == "0.0.0.0:16686"
     assert config["service"]["pipelines"]["traces"]["exporters"] == ["jaeger_storage_exporter"]
+
+
+def test_dependency_names_read_the_exporter_config_where_it_is(tmp_path):
+    """A relative ``password_file`` resolves next to the config, as the exporter reads it."""
+    from exporters.bundle.generate import dependency_names
+
+    (tmp_path / "pw").write_text("s3cret\n")
+    (tmp_path / "exporter.yaml").write_text(
+        "version: obsstack/v1\n"
+        "dependencies:\n"
+        "  - {name: pg, kind: postgres, host: 127.0.0.1, password_file: pw}\n"
+    )
+    assert dependency_names(tmp_path / "exporter.yaml") == ["pg"]
