@@ -529,6 +529,8 @@ JOB_EXPORTER = "obsstack-exporter"  # the probe exporter's /metrics
 JOB_PROBE = "obsstack-probe"  # the probe exporter's /probe, one target per dependency
 JOB_KPIS = "obsstack-kpis"  # the business-KPI exporter
 JOB_API = "saas-api"  # the platform's API service (the demo platform stands in for it)
+JOB_NODE = "node"  # node-exporter: the host (CPU, memory, filesystems, network)
+JOB_CADVISOR = "cadvisor"  # cAdvisor: the containers of the compose bundle
 
 
 def all_metrics() -> list[MetricSpec]:

@@ -37,6 +37,7 @@ COMPONENTS = {
         Component("kpis", 9411, naming.JOB_KPIS, token=SCRAPE_TOKEN),
         Component("demo", 8000, naming.JOB_API),
         Component("oncall-sink", 9095, None),
+        Component("node-exporter", 9100, naming.JOB_NODE, health_path="/"),
     )
 }
 # Metrics the collector re-exports for Prometheus (its `prometheus` exporter).
