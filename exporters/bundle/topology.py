@@ -38,6 +38,7 @@ COMPONENTS = {
         Component("demo", 8000, naming.JOB_API),
         Component("oncall-sink", 9095, None),
         Component("node-exporter", 9100, naming.JOB_NODE, health_path="/"),
+        Component("cadvisor", 8080, naming.JOB_CADVISOR, health_path="/healthz"),
     )
 }
 # Metrics the collector re-exports for Prometheus (its `prometheus` exporter).
