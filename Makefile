@@ -3,8 +3,9 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
-DEBIAN_PACKAGES := prometheus prometheus-alertmanager docker-compose openssl
-NEEDED_BINARIES := prometheus promtool prometheus-alertmanager amtool docker-compose openssl
+DEBIAN_PACKAGES := prometheus prometheus-alertmanager prometheus-node-exporter docker-compose openssl
+NEEDED_BINARIES := prometheus promtool prometheus-alertmanager amtool prometheus-node-exporter \
+	docker-compose openssl
 
 .PHONY: setup run stop test lint services bench-probe bench-slo-rules bench-instrumentation \
 	bench-heartbeat bench-slo-timing
@@ -15,7 +16,7 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
-## setup: Debian packages (Prometheus, Alertmanager, docker-compose) and the Python venv
+## setup: Debian packages (Prometheus, Alertmanager, node-exporter, docker-compose) and the venv
 setup: $(VENV)/.installed
 	@missing=0; for b in $(NEEDED_BINARIES); do command -v $$b >/dev/null || missing=1; done; \
 	if [ $$missing = 1 ]; then \

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -14,10 +16,11 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.processes import OBSSTACK, free_port, wait_until
+from tests.support.processes import OBSSTACK, free_port, require_binary, wait_until
 from tests.support.servers import PrivatePostgres
 
 COMPONENTS = ("prometheus", "alertmanager", "exporter", "oncall-sink", "demo", "kpis")
+NODE_EXPORTER_DEFAULT_PORT = 9100
 
 
 def obsstack(*argv: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -63,15 +66,24 @@ def test_up_then_down(tmp_path: Path, demo_database: dict[str, str]):
         "1s",
         *(f"--port={name}={port}" for name, port in ports.items()),
     ]
-    started = obsstack("up", *args, env=demo_database)
+    with socket.socket() as holder:
+        # As Debian's own node-exporter service would: node-exporter, given no --port, moves.
+        try:
+            holder.bind(("127.0.0.1", NODE_EXPORTER_DEFAULT_PORT))
+            holder.listen()
+        except OSError:
+            pass  # something holds it already
+        started = obsstack("up", *args, env=demo_database)
     try:
         assert started.returncode == 0, started.stderr
         out = started.stdout
         assert f"prometheus     http://127.0.0.1:{ports['prometheus']}/" in out
         assert "grafana        skipped: no grafana or grafana-server on PATH" in out
         assert "loki           skipped" in out and "jaeger         skipped" in out
+        node_exporter = re.search(r"node-exporter  http://127\.0\.0\.1:(\d+)/", out)
+        assert node_exporter and int(node_exporter[1]) != NODE_EXPORTER_DEFAULT_PORT, out
         records = [json.loads(p.read_text()) for p in (state / "run").glob("*.json")]
-        assert {r["name"] for r in records} == {*COMPONENTS, "traffic"}
+        assert {r["name"] for r in records} == {*COMPONENTS, "node-exporter", "traffic"}
         assert all((state / "logs" / f"{r['name']}.log").exists() for r in records)
 
         prometheus = f"http://127.0.0.1:{ports['prometheus']}"
@@ -92,6 +104,7 @@ def test_up_then_down(tmp_path: Path, demo_database: dict[str, str]):
             "obsstack-probe/redis",
             "obsstack-kpis/",
             "saas-api/",
+            "node/",
         }
 
         # Every endpoint Prometheus scrapes (and the inbox's own) wants its generated token.
@@ -135,6 +148,31 @@ def test_up_then_down(tmp_path: Path, demo_database: dict[str, str]):
     assert obsstack("down", "--state-dir", str(state)).stdout.startswith("nothing to stop")
 
 
+def test_node_exporter_is_skipped_when_its_package_is_missing(tmp_path: Path):
+    """Prometheus and Alertmanager found, no node-exporter: the stack starts without it."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name in ("prometheus", "prometheus-alertmanager"):
+        (bin_dir / name).symlink_to(require_binary(name))
+    state = tmp_path / "state"
+    ports = [
+        f"--port={name}={free_port()}"
+        for name in ("prometheus", "alertmanager", "exporter", "oncall-sink")
+    ]
+    env = {"PATH": f"{bin_dir}:{Path(sys.executable).parent}"}
+    started = obsstack("up", "--state-dir", str(state), "--no-demo", *ports, env=env)
+    try:
+        assert started.returncode == 0, started.stderr
+        assert (
+            "  node-exporter  skipped: no prometheus-node-exporter or node_exporter on PATH "
+            "(install the Debian package prometheus-node-exporter; make setup does)"
+        ) in started.stdout.splitlines()
+        config = (state / "config" / "prometheus.yml").read_text()
+        assert "job_name: node" not in config
+    finally:
+        obsstack("down", "--state-dir", str(state))
+
+
 def test_up_says_what_is_missing(tmp_path: Path):
     result = obsstack(
         "up", "--state-dir", str(tmp_path / "state"), env={"PATH": str(Path(sys.executable).parent)}
@@ -168,7 +206,15 @@ def test_optional_components_run_from_the_bundle_config_files(tmp_path: Path):
     state = tmp_path / "state"
     ports = {
         name: free_port()
-        for name in ("prometheus", "alertmanager", "exporter", "oncall-sink", "loki", "grafana")
+        for name in (
+            "prometheus",
+            "alertmanager",
+            "exporter",
+            "oncall-sink",
+            "loki",
+            "grafana",
+            "node-exporter",
+        )
     }
     env = {
         "PATH": f"{bin_dir}:{os.environ['PATH']}",
@@ -239,7 +285,7 @@ def test_grafana_needs_a_password(tmp_path: Path):
     state = tmp_path / "state"
     ports = [
         f"--port={name}={free_port()}"
-        for name in ("prometheus", "alertmanager", "exporter", "oncall-sink")
+        for name in ("prometheus", "alertmanager", "exporter", "oncall-sink", "node-exporter")
     ]
     started = obsstack("up", "--state-dir", str(state), "--no-demo", *ports, env=env)
     try:
