@@ -6,11 +6,13 @@ Everything comes from the OpenTelemetry HTTP server metrics that ``instrument_ap
 
 from __future__ import annotations
 
+import json
 from typing import Any
+from urllib.parse import quote
 
-from dashboards.conventions import SERVICE_OVERVIEW
+from dashboards.conventions import LOKI_UID, SERVICE_OVERVIEW
 from dashboards.layout import Cell, Section, dashboard, query_variable
-from dashboards.panels import Query, stat, steps, timeseries
+from dashboards.panels import Query, link, stat, steps, timeseries
 from dashboards.promql import quantile, rate, ratio_or_zero
 from exporters import naming
 
@@ -25,6 +27,32 @@ SERVER_ERRORS = f'{SELECTOR}, {STATUS}=~"5.."'
 
 # Error ratio targets for colouring: 1 % is worth a look, 5 % is an incident.
 ERROR_STEPS = (0.01, "orange"), (0.05, "red")
+
+
+def logs_url() -> str:
+    """Explore on Loki with the selected service's logs, over the dashboard's time range.
+
+    Loki names a stream by its OTLP ``service.name`` (label ``service_name``), which is the
+    service's Prometheus job: what ``instrument_app`` and the Collector both call the service.
+    """
+    pane = {
+        "datasource": LOKI_UID,
+        "queries": [
+            {
+                "refId": "A",
+                "expr": '{service_name="JOB"}',
+                "datasource": {"type": "loki", "uid": LOKI_UID},
+            }
+        ],
+        "range": {"from": "FROM", "to": "TO"},
+    }
+    encoded = quote(json.dumps({"a": pane}, separators=(",", ":")), safe="")
+    for placeholder, variable in (("JOB", "${job}"), ("FROM", "${__from}"), ("TO", "${__to}")):
+        encoded = encoded.replace(placeholder, variable)
+    return f"/explore?schemaVersion=1&orgId=1&panes={encoded}"
+
+
+LOGS = link("Logs of this service (Loki)", logs_url())
 
 
 def error_ratio(by: str = "") -> str:
@@ -48,6 +76,7 @@ def _headline() -> Section:
                     "reqps",
                     [Query(rate(COUNT, SELECTOR))],
                     graph=True,
+                    links=[LOGS],
                 ),
                 6,
                 5,
@@ -61,6 +90,7 @@ def _headline() -> Section:
                     thresholds=steps("green", *ERROR_STEPS),
                     graph=True,
                     decimals=2,
+                    links=[LOGS],
                 ),
                 6,
                 5,

@@ -372,6 +372,9 @@ def optional_processes(state: State, t: Topology, binaries: dict[str, str]) -> l
                     "COLLECTOR_TELEMETRY_HOST": "127.0.0.1",
                     "JAEGER_OTLP_ENDPOINT": f"127.0.0.1:{JAEGER_NATIVE_OTLP[0]}",
                     "LOKI_OTLP_ENDPOINT": t.url("loki", "/otlp"),
+                    # No containers here: filelog reads nothing (the processes log to logs/).
+                    "COLLECTOR_CONTAINER_LOGS": str(state.logs / "containers" / "*-json.log"),
+                    "COLLECTOR_STORAGE_DIR": str(state.data / "otelcol"),
                 },
             )
         )

@@ -84,4 +84,7 @@ class Topology:
 COMPOSE = Topology(
     name="compose",
     hosts={name: name for name in COMPONENTS},
+    # compose/generated is mounted as a directory (a single-file mount keeps the old file when
+    # `obsstack generate` renames a new one over it).
+    templates_dir="/etc/alertmanager/generated/templates",
 )

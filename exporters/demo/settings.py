@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from exporters.demo.schema import DEFAULT_SCHEMA, SCHEMA_NAME
 from exporters.spec import ConfigError, parse_duration
@@ -19,6 +20,9 @@ PREFIX = "OBSSTACK_DEMO_"
 class DemoSettings:
     postgres_dsn: str = "postgresql://postgres@127.0.0.1:5432/test"
     redis_url: str = "redis://127.0.0.1:6379/0"
+    # Put into the URLs above, URL-escaped: a password with "/", "@" or ":" works as written.
+    postgres_password: str = ""
+    redis_password: str = ""
     schema: str = DEFAULT_SCHEMA
     redis_prefix: str = "obsstack_demo:"
     service_name: str = "saas-api"
@@ -53,11 +57,28 @@ class DemoSettings:
             else:
                 values[f.name] = raw
         settings = cls(**values)  # type: ignore[arg-type]
+        if settings.postgres_password or settings.redis_password:
+            settings = replace(
+                settings,
+                postgres_dsn=with_password(settings.postgres_dsn, settings.postgres_password),
+                redis_url=with_password(settings.redis_url, settings.redis_password),
+            )
         if not SCHEMA_NAME.match(settings.schema):
             raise ConfigError(
                 PREFIX + "SCHEMA", "", f"must match {SCHEMA_NAME.pattern} (got {settings.schema!r})"
             )
         return settings
+
+
+def with_password(url: str, password: str) -> str:
+    """``url`` with ``password`` (URL-escaped) as its userinfo password; unchanged if empty."""
+    if not password:
+        return url
+    parts = urlsplit(url)
+    user = parts.netloc.rpartition("@")[0].partition(":")[0] if "@" in parts.netloc else ""
+    host = parts.netloc.rpartition("@")[2]
+    netloc = f"{user}:{quote(password, safe='')}@{host}"
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def _is_number(text: str) -> bool:

@@ -86,13 +86,35 @@ def test_every_component_is_there():
     assert expected <= set(services())
 
 
-def test_images_are_pinned():
+BUILT = {"obsstack:local"}  # images the bundle builds (compose/Dockerfile)
+
+
+def test_images_are_pinned_to_patch_releases():
     for name, service in services().items():
         image = service["image"]
+        if image in BUILT:
+            continue
         tag = image.rsplit(":", 1)[1] if ":" in image else ""
-        assert tag and tag != "latest", f"{name}: {image}"
-        if "build" not in service:
-            assert re.match(r"^v?\d+\.\d+", tag), f"{name}: {image} is not a release tag"
+        # PostgreSQL numbers its releases major.minor: 17.6 is a patch release of 17.
+        patch = r"\d+\.\d+" if image.startswith("postgres:") else r"v?\d+\.\d+\.\d+"
+        assert re.fullmatch(patch, tag), f"{name}: {image} is not a patch release"
+    base = re.search(r"^FROM (\S+)", (COMPOSE_DIR / "Dockerfile").read_text(), re.M)
+    assert base is not None
+    assert re.fullmatch(r"python:\d+\.\d+\.\d+-slim-\w+", base[1]), base[1]
+
+
+def test_each_built_image_has_one_build_owner():
+    """Compose builds every service that has a `build:`; two building one tag race and fail
+    ("image already exists"). One service builds it, the others only name it."""
+    builders: dict[str, list[str]] = {}
+    for name, service in services().items():
+        if "build" in service:
+            builders.setdefault(service["image"], []).append(name)
+    assert builders == {"obsstack:local": ["tokens"]}
+    # The others only name it: Compose builds before it creates any container, and does not
+    # pull an image another service of the project builds.
+    users = [n for n, s in services().items() if s["image"] == "obsstack:local"]
+    assert len(users) > 1
 
 
 def test_published_ports_are_bound_to_localhost():
@@ -101,15 +123,33 @@ def test_published_ports_are_bound_to_localhost():
             assert str(port).startswith("127.0.0.1:"), f"{name}: {port}"
 
 
+def mounts(service: dict[str, Any]) -> list[tuple[str, str, bool]]:
+    """(source, target, read-only) of each volume, short or long syntax."""
+    out = []
+    for volume in service.get("volumes", []):
+        if isinstance(volume, dict):
+            out.append((volume["source"], volume["target"], bool(volume.get("read_only"))))
+        else:
+            parts = volume.split(":")
+            out.append((parts[0], parts[1], len(parts) > 2 and "ro" in parts[2].split(",")))
+    return out
+
+
 def test_every_mounted_file_exists():
     for name, service in services().items():
-        for volume in service.get("volumes", []):
-            source = volume.split(":", 1)[0]
-            if source.startswith((".", "/")):
+        for source, _target, _ro in mounts(service):
+            if source.startswith("."):
                 assert (COMPOSE_DIR / source).exists(), f"{name}: {source}"
     for name, secret in compose()["secrets"].items():
         assert (COMPOSE_DIR / interpolate(secret["file"])).is_file(), name
-    assert (REPO / services()["exporter"]["build"]["context"].replace("..", ".")).is_dir()
+    assert (REPO / services()["tokens"]["build"]["context"].replace("..", ".")).is_dir()
+
+
+def test_host_paths_are_mounted_read_only():
+    for name, service in services().items():
+        for source, target, read_only in mounts(service):
+            if source.startswith(("/", ".")):
+                assert read_only, f"{name}: {source} -> {target} is writable"
 
 
 def test_data_lives_in_named_volumes_with_retention():
@@ -119,10 +159,10 @@ def test_data_lives_in_named_volumes_with_retention():
         "loki": "/loki",
         "alertmanager": "/alertmanager",
         "grafana": "/var/lib/grafana",
+        "otel-collector": "/var/lib/otelcol",  # filelog's read offsets
     }
     for name, path in data.items():
-        mounts = {v.split(":")[0]: v.split(":")[1] for v in services()[name]["volumes"]}
-        named = [source for source, target in mounts.items() if target == path]
+        named = [source for source, target, _ro in mounts(services()[name]) if target == path]
         assert named and named[0] in volumes, name
     assert any(
         a.startswith("--storage.tsdb.retention.time=") for a in services()["prometheus"]["command"]
@@ -136,7 +176,7 @@ ONE_SHOT = {"tokens", "kpi-role"}  # run to completion on every start
 
 
 def test_healthchecks_and_start_order():
-    without_shell = {"loki", "jaeger", "otel-collector"}  # images without a shell or HTTP client
+    without_shell = {"loki", "otel-collector"}  # images without a shell or HTTP client
     clients = {"traffic"}  # serve no endpoint
     for name, service in services().items():
         assert "mem_limit" in service, f"{name}: no memory limit"
@@ -197,13 +237,25 @@ def test_every_variable_the_file_uses_is_documented():
     assert used <= documented, used - documented
 
 
-def test_generated_files_are_mounted_not_copied():
-    prometheus = services()["prometheus"]["volumes"]
-    assert "../alerts/generated:/etc/prometheus/rules:ro" in prometheus
-    assert "./generated/prometheus.yml:/etc/prometheus/prometheus.yml:ro" in prometheus
+def test_generated_files_are_mounted_as_directories_not_copied():
+    """`obsstack generate` renames a new file over the old one: a single-file bind mount would
+    keep showing the old inode, a directory mount shows the new file (see test_reload)."""
+    prometheus = services()["prometheus"]
+    assert "../alerts/generated:/etc/prometheus/rules:ro" in prometheus["volumes"]
+    assert "./generated:/etc/prometheus/generated:ro" in prometheus["volumes"]
+    assert "--config.file=/etc/prometheus/generated/prometheus.yml" in prometheus["command"]
+    alertmanager = services()["alertmanager"]
+    assert "./generated:/etc/alertmanager/generated:ro" in alertmanager["volumes"]
+    assert "--config.file=/etc/alertmanager/generated/alertmanager.yml" in alertmanager["command"]
+    generated = yaml.safe_load((COMPOSE_DIR / "generated/alertmanager.yml").read_text())
+    assert generated["templates"] == ["/etc/alertmanager/generated/templates/*.tmpl"]
     assert (
         "../dashboards/generated:/var/lib/grafana/dashboards:ro" in services()["grafana"]["volumes"]
     )
+    for name, service in services().items():
+        for source, _target, _ro in mounts(service):
+            if source.startswith("."):
+                assert (COMPOSE_DIR / source).is_dir() or "generated" not in source, (name, source)
 
 
 @pytest.mark.parametrize("service", ["alertmanager", "oncall-sink"])

@@ -261,7 +261,7 @@ def test_receivers_use_key_files_and_the_notification_templates():
         == "{{ .CommonLabels.severity }},{{ .CommonLabels.obsstack_service }}"
     )
     assert "obsstack.title" in pagerduty["description"]
-    assert config["templates"] == ["/etc/alertmanager/templates/*.tmpl"]
+    assert config["templates"] == ["/etc/alertmanager/generated/templates/*.tmpl"]
     assert config["route"]["group_by"] == [
         "stack",
         "alertname",
@@ -306,15 +306,17 @@ def test_collector_pipelines():
     for name, pipeline in pipelines.items():
         assert pipeline["processors"][0] == "memory_limiter", name
         assert pipeline["processors"][-1] == "batch", name
-    assert pipelines["traces"]["exporters"] == ["otlp_grpc/jaeger"]
+    assert pipelines["traces"]["exporters"] == ["otlp_grpc/jaeger", "spanmetrics"]
     assert pipelines["logs"]["exporters"] == ["otlp_http/loki"]
     assert config["exporters"]["otlp_http/loki"]["endpoint"] == "http://loki:3100/otlp"
     assert pipelines["metrics"]["exporters"] == ["prometheus"]
     assert "health_check" in config["service"]["extensions"]
+    connectors = set(config.get("connectors", {}))
     declared = {kind: set(config[kind]) for kind in ("receivers", "processors", "exporters")}
     for pipeline in pipelines.values():
-        for kind in declared:
-            assert set(pipeline[kind]) <= declared[kind]
+        assert set(pipeline["receivers"]) <= declared["receivers"] | connectors
+        assert set(pipeline["processors"]) <= declared["processors"]
+        assert set(pipeline["exporters"]) <= declared["exporters"] | connectors
     # its own telemetry is served for Prometheus' otel-collector job
     reader = config["service"]["telemetry"]["metrics"]["readers"][0]["pull"]["exporter"]
     assert reader["prometheus"]["port"] == 8888

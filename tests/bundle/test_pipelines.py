@@ -1,0 +1,159 @@
+"""Every Collector pipeline has a producer in the bundle, and every container's logs reach Loki
+once: checked against what the compose file makes each service send.
+
+Upstream facts these checks rest on (read in the pinned sources):
+- Docker's json-file driver writes ``{"log", "stream", "attrs", "time"}`` per line, ``attrs``
+  holding the container labels named by the ``labels`` logging option (moby,
+  daemon/logger/jsonfilelog and loginfo.go ExtraAttributes); files are root's, mode 0640.
+- The Collector's ``container`` operator (contrib 0.148, pkg/stanza/operator/parser/container)
+  parses that format with ``format: docker``; its ``add_metadata_from_filepath`` (default true)
+  expects Kubernetes pod log paths and fails on Docker's, so it must be off.
+- Loki 3.6.2 (pkg/loghttp/push/otlp_config.go) makes the OTLP resource attribute
+  ``service.name`` the index label ``service_name`` by default.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tests.bundle.test_compose import mounts, services
+from tests.bundle.test_configs import in_compose
+
+REPO = Path(__file__).resolve().parents[2]
+COLLECTOR = in_compose(REPO / "otel-collector/config.yaml")
+LOKI = yaml.safe_load((REPO / "compose/loki/loki.yaml").read_text())
+SERVICE_LABEL = "com.docker.compose.service"
+DOCKER_LOGS = "/var/lib/docker/containers"
+
+
+def collector_hosts(value: str) -> bool:
+    return "otel-collector:" in value
+
+
+def sends_otlp(service: dict[str, Any], signal: str) -> bool:
+    """Whether a service exports ``signal`` to the bundle's Collector, by the OTEL_* variables
+    of its environment: an endpoint for the signal (or all), and neither OTEL_SDK_DISABLED nor
+    an OTEL_<SIGNAL>_EXPORTER without otlp (the rule exporters.otel applies)."""
+    env = {k: str(v) for k, v in (service.get("environment") or {}).items()}
+    if env.get("OTEL_SDK_DISABLED", "").lower() == "true":
+        return False
+    exporters = env.get(f"OTEL_{signal.upper()}_EXPORTER", "").lower()
+    if exporters and "otlp" not in {e.strip() for e in exporters.split(",")}:
+        return False
+    endpoint = env.get(f"OTEL_EXPORTER_OTLP_{signal.upper()}_ENDPOINT") or env.get(
+        "OTEL_EXPORTER_OTLP_ENDPOINT", ""
+    )
+    if signal == "metrics":  # no obsstack code exports OTLP metrics: it opts in explicitly
+        return bool(endpoint) and exporters == "otlp" and collector_hosts(endpoint)
+    return collector_hosts(endpoint)
+
+
+def otlp_senders(signal: str) -> set[str]:
+    return {name for name, service in services().items() if sends_otlp(service, signal)}
+
+
+def filelog_collected() -> set[str]:
+    """The services whose json-file lines carry their compose service name: the filelog
+    receiver's filter keeps only those."""
+    out = set()
+    for name, service in services().items():
+        logging = service.get("logging", {})
+        labels = str(logging.get("options", {}).get("labels", "")).split(",")
+        if logging.get("driver") == "json-file" and SERVICE_LABEL in labels:
+            out.add(name)
+    return out
+
+
+def pipelines() -> dict[str, dict[str, Any]]:
+    return dict(COLLECTOR["service"]["pipelines"])
+
+
+def test_the_bundle_sends_traces_and_no_otlp_metrics():
+    assert "demo" in otlp_senders("traces")
+    assert otlp_senders("metrics") == set()
+
+
+def test_every_pipeline_has_a_producer_in_the_bundle():
+    producers = {
+        "traces": bool(otlp_senders("traces")),
+        "logs": bool(otlp_senders("logs") or filelog_collected()),
+        "metrics": False,
+    }
+    for name, pipeline in pipelines().items():
+        fed = False
+        for receiver in pipeline["receivers"]:
+            if receiver == "otlp":
+                fed |= producers[name]
+            elif receiver.startswith("filelog"):
+                fed |= bool(filelog_collected())
+            elif receiver in COLLECTOR.get("connectors", {}):
+                sources = [n for n, p in pipelines().items() if receiver in p["exporters"]]
+                assert sources, f"{receiver}: no pipeline exports to it"
+                fed |= any(producers[source] for source in sources)
+            else:
+                raise AssertionError(f"{name}: receiver {receiver} has no known producer")
+        assert fed, f"the {name} pipeline has no producer in the bundle"
+
+
+def test_a_metrics_pipeline_fed_by_otlp_would_have_no_producer():
+    """Prometheus scrapes the services' /metrics: the metrics pipeline takes the spanmetrics
+    connector's output only, not the otlp receiver."""
+    assert pipelines()["metrics"]["receivers"] == ["spanmetrics"]
+    assert "spanmetrics" in pipelines()["traces"]["exporters"]
+
+
+def test_every_signal_a_service_sends_has_a_pipeline_that_takes_it():
+    for signal in ("traces", "logs", "metrics"):
+        if otlp_senders(signal):
+            assert "otlp" in pipelines()[signal]["receivers"], signal
+        for name in otlp_senders(signal):
+            assert "otel-collector" in services()[name].get("depends_on", {}), name
+
+
+def test_filelog_reads_dockers_json_file_logs_from_a_read_only_mount():
+    receiver = COLLECTOR["receivers"]["filelog/containers"]
+    assert receiver["include"] == [f"{DOCKER_LOGS}/*/*-json.log"]
+    assert receiver["storage"] in COLLECTOR["extensions"]
+    collector = services()["otel-collector"]
+    assert (DOCKER_LOGS, DOCKER_LOGS, True) in mounts(collector)
+    # the files are root's (0640): read as their owner, with no capability left
+    assert collector["user"] == "0:0" and collector["cap_drop"] == ["ALL"]
+    storage = COLLECTOR["extensions"]["file_storage"]["directory"]
+    assert any(storage.startswith(target) for _s, target, _ro in mounts(collector))
+    operators = receiver["operators"]
+    assert operators[0] == {
+        "type": "container",
+        "format": "docker",
+        "add_metadata_from_filepath": False,
+    }
+    attribute = f'attributes.attrs["{SERVICE_LABEL}"]'
+    assert operators[1] == {
+        "type": "filter",
+        "expr": f"attributes.attrs == nil or {attribute} == nil",
+    }
+    assert operators[2] == {"type": "move", "from": attribute, "to": 'resource["service.name"]'}
+
+
+def test_every_containers_logs_reach_loki_once():
+    """A service ships its logs over OTLP or its stdout is read by filelog, never both and
+    never neither (the one-shots and clients too: their output is worth keeping)."""
+    senders, collected = otlp_senders("logs"), filelog_collected()
+    assert senders & collected == set(), "read twice: give these logging: *otlp-logging"
+    assert set(services()) - senders - collected == set(), "logs that reach no one"
+    # every service not sending OTLP is a container that does not speak it: all of these
+    for name in ("prometheus", "alertmanager", "grafana", "postgres", "redis", "jaeger", "loki"):
+        assert name in collected, name
+    for name in senders:
+        assert services()[name]["logging"]["driver"] == "json-file"  # docker logs still work
+
+
+def test_loki_indexes_service_name_as_the_label_the_queries_use():
+    """Loki 3's default index labels include service.name (as service_name) and the bundle's
+    configuration does not replace them."""
+    assert "otlp_config" not in LOKI.get("limits_config", {})
+    assert "distributor" not in LOKI
+    assert LOKI["limits_config"]["allow_structured_metadata"] is True
+    assert COLLECTOR["exporters"]["otlp_http/loki"]["endpoint"].endswith("/otlp")
