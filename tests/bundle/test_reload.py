@@ -7,6 +7,7 @@ their configuration from a directory, as the compose bundle mounts compose/gener
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import httpx
 import yaml
@@ -22,7 +23,7 @@ def reload(url: str) -> None:
 
 def test_prometheus_applies_a_regenerated_config_from_its_directory(tmp_path: Path):
     config_dir = tmp_path / "generated"
-    config = {"global": {"scrape_interval": "1m"}, "scrape_configs": []}
+    config: dict[str, Any] = {"global": {"scrape_interval": "1m"}, "scrape_configs": []}
     write_atomic(config_dir / "prometheus.yml", yaml.safe_dump(config))
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -53,7 +54,7 @@ def test_prometheus_applies_a_regenerated_config_from_its_directory(tmp_path: Pa
 
 def test_alertmanager_applies_a_regenerated_config_from_its_directory(tmp_path: Path):
     config_dir = tmp_path / "generated"
-    config = {"route": {"receiver": "default"}, "receivers": [{"name": "default"}]}
+    config: dict[str, Any] = {"route": {"receiver": "default"}, "receivers": [{"name": "default"}]}
     write_atomic(config_dir / "alertmanager.yml", yaml.safe_dump(config))
     port = free_port()
     url = f"http://127.0.0.1:{port}"
