@@ -6,6 +6,9 @@ and ``tenant_id`` (set per request by :mod:`exporters.instrumentation`). Every s
 through ``scrub`` (known secrets of a configuration) and then :func:`redact_secrets`, which hides
 the usual shapes of secrets: ``Authorization`` headers, bearer tokens, ``password=...``,
 token / API key / secret fields, API keys such as ``sk-...`` and DSN passwords.
+
+When an OTLP endpoint is configured, the same records are also exported over OTLP, redacted
+the same way (:mod:`exporters.otel_logs`).
 """
 
 from __future__ import annotations
@@ -94,6 +97,19 @@ def _redact_value(value: Any, scrub: Scrub | None) -> Any:
     return value
 
 
+def redact_field(name: str, value: Any, scrub: Scrub | None) -> Any:
+    """A record's field as logs show it: a string under a secret's name is hidden whole, and
+    every string within the value is scrubbed and redacted (:func:`redact_secrets`)."""
+    if is_secret_field(name) and isinstance(value, str | bytes):
+        return _REDACTED
+    return _redact_value(value, scrub)
+
+
+def _extra_scrub(scrub: Scrub) -> Scrub | None:
+    # redact_secrets hides DSN passwords already: skip the default scrub's second pass.
+    return None if scrub is scrub_dsn_passwords else scrub
+
+
 # Fields set by the logging machinery and the context filter: never secrets.
 _PLAIN_FIELDS = frozenset({"level", "logger", "trace_id", "span_id", "request_id"})
 
@@ -108,19 +124,13 @@ class ScrubbingJsonFormatter(JsonFormatter):
             timestamp=True,
             **kwargs,
         )
-        # redact_secrets hides DSN passwords already: skip the default scrub's second pass.
-        self.scrub = None if scrub is scrub_dsn_passwords else scrub
+        self.scrub = _extra_scrub(scrub)
 
     def process_log_record(self, log_record: dict[str, Any]) -> dict[str, Any]:
         log_record.pop("color_message", None)  # uvicorn's copy of the message with ANSI codes
         ordered: dict[str, Any] = {"timestamp": log_record.pop("timestamp", None)}
         for key, value in log_record.items():
-            if key in _PLAIN_FIELDS:
-                ordered[key] = value
-            elif is_secret_field(key) and isinstance(value, str | bytes):
-                ordered[key] = _REDACTED
-            else:
-                ordered[key] = _redact_value(value, self.scrub)
+            ordered[key] = value if key in _PLAIN_FIELDS else redact_field(key, value, self.scrub)
         return ordered
 
 
@@ -172,6 +182,12 @@ def _level_name(level: str | int, source: str) -> str:
 QUIET_LOGGERS = {"httpx": "WARNING", "httpcore": "WARNING"}
 
 _configured_loggers: set[str] = set()
+_active_scrub: Scrub | None = None
+
+
+def active_scrub() -> Scrub | None:
+    """The known-secrets scrub :func:`configure_logging` was last given (None: the default)."""
+    return _active_scrub
 
 
 def configure_logging(
@@ -181,13 +197,21 @@ def configure_logging(
     *,
     levels: Mapping[str, str] | None = None,
     env: Mapping[str, str] | None = None,
+    service_name: str | None = None,
+    service_version: str | None = None,
 ) -> logging.Handler:
     """Send every log record (obsstack's, uvicorn's, libraries') as one JSON line to ``stream``.
 
     ``level`` is the root level and ``levels`` sets single loggers (``{"exporters.kpis":
     "debug"}``), both usually from a configuration file; the environment overrides them:
     ``OBSSTACK_LOG_LEVEL`` for the root, ``OBSSTACK_LOG_LEVELS`` (``logger=level,...``) per logger.
+
+    With a ``service_name``, the records are also exported over OTLP as that service when the
+    environment configures an endpoint (:func:`exporters.otel_logs.export_logs`); without one,
+    an export set up before (e.g. by ``instrument_app``) goes on, with this ``scrub``.
     """
+    from exporters import otel_logs
+
     env = os.environ if env is None else env
     root_level = _level_name(env.get(LEVEL_ENV) or level, LEVEL_ENV)
     per_logger = dict(QUIET_LOGGERS)
@@ -203,6 +227,12 @@ def configure_logging(
     for existing in list(root.handlers):
         root.removeHandler(existing)
     root.addHandler(handler)
+    global _active_scrub
+    _active_scrub = _extra_scrub(scrub)
+    if service_name is not None:
+        otel_logs.export_logs(service_name, service_version=service_version, env=env)
+    else:
+        otel_logs.resume_export()
     root.setLevel(root_level)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logger = logging.getLogger(name)

@@ -1,17 +1,18 @@
-"""``instrument_app``: RED metrics, ``/metrics``, request ids and traces for a FastAPI service."""
+"""``instrument_app``: RED metrics, ``/metrics``, request ids, traces and logs over OTLP for a
+FastAPI service."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, MutableMapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import REGISTRY, CollectorRegistry, disable_created_metrics
 from starlette.applications import Starlette
 
-from exporters import __version__
+from exporters import __version__, otel_logs
 from exporters.instrumentation.exposition import MetricsEndpoint
 from exporters.instrumentation.http_metrics import (
     DEFAULT_DURATION_BUCKETS,
@@ -21,6 +22,9 @@ from exporters.instrumentation.http_metrics import (
 from exporters.instrumentation.middleware import InstrumentationMiddleware
 from exporters.instrumentation.multiprocess import forget_dead_workers, multiprocess_dir
 from exporters.instrumentation.tracing import configure_tracing
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk._logs import LoggerProvider
 
 DEFAULT_EXCLUDED_PATHS = frozenset(
     {"/metrics", "/health", "/healthz", "/ready", "/readyz", "/live", "/livez"}
@@ -36,10 +40,15 @@ class Instrumentation:
     http: HttpMetrics
     tracer_provider: TracerProvider | None
     multiprocess_dir: Path | None
+    logger_provider: LoggerProvider | None = None
 
     @property
     def tracing(self) -> bool:
         return self.tracer_provider is not None
+
+    @property
+    def log_export(self) -> bool:
+        return self.logger_provider is not None
 
 
 def instrument_app(
@@ -53,6 +62,7 @@ def instrument_app(
     excluded_paths: Collection[str] = DEFAULT_EXCLUDED_PATHS,
     request_ids: bool = True,
     tracing: bool | None = None,
+    log_export: bool | None = None,
     exemplars: bool = True,
     created_series: bool = False,
     fastapi_tracing: bool = False,
@@ -71,6 +81,11 @@ def instrument_app(
       :func:`exporters.logs.configure_logging`).
     - ``tracing``: a server span per request and client spans for httpx, exported over OTLP as
       the ``OTEL_*`` variables say; None (the default) means on when an endpoint is configured.
+    - ``log_export``: the process's log records (the root logger's: the JSON lines of
+      :func:`exporters.logs.configure_logging`) are also exported over OTLP as
+      ``service_name``, carrying the trace and span ids of the request's span
+      (:mod:`exporters.otel_logs`); None (the default) means on when an endpoint is configured
+      (``OTEL_EXPORTER_OTLP_(LOGS_)ENDPOINT``).
     - ``created_series``: prometheus-client adds a ``_created`` series to every counter and
       histogram series, doubling what Prometheus stores; off (process-wide) unless asked for.
     - ``fastapi_tracing``: recent FastAPI versions trace requests themselves (a server span plus
@@ -88,6 +103,9 @@ def instrument_app(
     provider = configure_tracing(service_name) if tracing is not False else None
     if tracing and provider is None:
         raise ValueError("tracing=True needs OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT to be set")
+    logs = otel_logs.export_logs(service_name) if log_export is not False else None
+    if log_export and logs is None:
+        raise ValueError("log_export=True needs OTEL_EXPORTER_OTLP_(LOGS_)ENDPOINT to be set")
     http = HttpMetrics(registry, buckets, size_buckets, multiprocess=directory is not None)
     _configure_native_telemetry(app, {*excluded_paths, metrics_path or ""}, fastapi_tracing)
     app.add_middleware(
@@ -103,7 +121,9 @@ def instrument_app(
         # prometheus-client keeps no exemplars in multi-process mode.
         exemplars=exemplars and directory is None,
     )
-    return Instrumentation(service_name, registry, http, provider, directory)
+    return Instrumentation(
+        service_name, registry, http, provider, directory, logs.provider if logs else None
+    )
 
 
 def _configure_native_telemetry(app: Starlette, paths: Collection[str], tracing: bool) -> None:

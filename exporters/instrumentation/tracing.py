@@ -3,8 +3,8 @@
 Off unless an endpoint is set (``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` or
 ``OTEL_EXPORTER_OTLP_ENDPOINT``); ``OTEL_SDK_DISABLED=true`` or ``OTEL_TRACES_EXPORTER=none``
 turn it off too. ``OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL`` picks ``http/protobuf`` (the default)
-or ``grpc``; endpoint, headers, timeout, compression, ``OTEL_SERVICE_NAME``,
-``OTEL_RESOURCE_ATTRIBUTES``, ``OTEL_TRACES_SAMPLER`` and ``OTEL_BSP_*`` are read by the SDK.
+or ``grpc``; endpoint, headers, timeout, compression, ``OTEL_TRACES_SAMPLER`` and ``OTEL_BSP_*``
+are read by the SDK. The resource is the one logs have (:func:`exporters.otel.service_resource`).
 Spans are exported by a background thread with a bounded queue: a slow or absent collector
 costs dropped spans, never a blocked request.
 """
@@ -16,39 +16,19 @@ import os
 from collections.abc import Mapping
 
 from opentelemetry import trace
-from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 
-from exporters.spec import ConfigError
+from exporters import otel
 
 log = logging.getLogger("obsstack.tracing")
-PROTOCOLS = ("http/protobuf", "grpc")
+PROTOCOLS = otel.PROTOCOLS
 _httpx_instrumented = False
 
 
 def tracing_configured(env: Mapping[str, str] | None = None) -> bool:
     """Whether the environment asks for traces to be exported."""
-    env = os.environ if env is None else env
-    if env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
-        return False
-    if env.get("OTEL_TRACES_EXPORTER", "otlp").strip().lower() == "none":
-        return False
-    return bool(
-        env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_ENDPOINT")
-    )
-
-
-def _protocol(env: Mapping[str, str]) -> str:
-    for name in ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"):
-        value = env.get(name, "").strip()
-        if value:
-            if value not in PROTOCOLS:
-                raise ConfigError(
-                    name, "", f"must be one of {', '.join(PROTOCOLS)} (got {value!r})"
-                )
-            return value
-    return "http/protobuf"
+    return otel.export_configured("traces", env)
 
 
 def _exporter(protocol: str) -> SpanExporter:
@@ -75,9 +55,8 @@ def configure_tracing(service_name: str, *, instrument_httpx: bool = True) -> Tr
     if isinstance(current, TracerProvider):
         provider = current
     else:
-        protocol = _protocol(os.environ)
-        attributes = {} if os.environ.get("OTEL_SERVICE_NAME") else {SERVICE_NAME: service_name}
-        provider = TracerProvider(resource=Resource.create(attributes))
+        protocol = otel.protocol("traces")
+        provider = TracerProvider(resource=otel.service_resource(service_name))
         provider.add_span_processor(BatchSpanProcessor(_exporter(protocol)))
         trace.set_tracer_provider(provider)
         log.info("tracing on", extra={"protocol": protocol, "service": service_name})

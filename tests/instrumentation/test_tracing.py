@@ -29,7 +29,12 @@ def start_sample(tmp_path: Path, env: dict[str, str], name: str = "sample") -> t
     process = Process(
         [sys.executable, *SAMPLE, "--port", str(port)],
         tmp_path / f"{name}.log",
-        env={"SAMPLE_UPSTREAM": url, "OTEL_BSP_SCHEDULE_DELAY": "100", **env},
+        env={
+            "SAMPLE_UPSTREAM": url,
+            "OTEL_BSP_SCHEDULE_DELAY": "100",
+            "OTEL_BLRP_SCHEDULE_DELAY": "100",
+            **env,
+        },
         cwd=Path(__file__).resolve().parents[2],
     )
     wait_until(http_ok(f"{url}/health"), 30, f"{name} to serve")
