@@ -1,4 +1,5 @@
-"""The stack's own alerts: dependencies, exporter, scrape targets, rules, notifications, Watchdog.
+"""The stack's own alerts: dependencies, exporter, scrape targets, rules, notifications, the
+host (node-exporter) and the containers (cAdvisor), Watchdog.
 
 Same conventions as the SLO alerts: ``severity`` and a stable ``tier`` label, ``for:``, a static
 ``summary``, a ``description`` templated with labels and value, ``runbook_url`` and
@@ -29,13 +30,53 @@ TEMPLATE_FIELDS = {
     "instance": "{{ $labels.instance }}",
     "rule_group": "{{ $labels.rule_group }}",
     "integration": "{{ $labels.integration }}",
+    "mountpoint": "{{ $labels.mountpoint }}",
+    "device": "{{ $labels.device }}",
+    "name": "{{ $labels.name }}",
     "value": '{{ $value | printf "%.0f" }}',
     "share": "{{ $value | humanizePercentage }}",
 }
 
 _EXPORTER_UP = f'{Stack.UP.name}{{job="{naming.JOB_EXPORTER}"}}'
-_OTHER_UP = f'{Stack.UP.name}{{job!="{naming.JOB_EXPORTER}"}}'
+_NODE_UP = f'{Stack.UP.name}{{job="{naming.JOB_NODE}"}}'
+# Targets with an alert of their own (ExporterDown, HostDown) are left to it.
+_OTHER_UP = f'{Stack.UP.name}{{job!~"{naming.JOB_EXPORTER}|{naming.JOB_NODE}"}}'
 _BY_TARGET = "sum by (job, instance, integration)"
+
+# Filesystems that can fill up: not the in-memory ones (tmpfs, ramfs), nor a container's
+# overlay root or a squashfs image, which node-exporter users leave out as well.
+VOLATILE_FSTYPES = "tmpfs|ramfs|overlay|squashfs"
+_FILESYSTEMS = f'{{job="{naming.JOB_NODE}",fstype!~"{VOLATILE_FSTYPES}"}}'
+_AVAIL = f"{Stack.NODE_FILESYSTEM_AVAIL.name}{_FILESYSTEMS}"
+_SIZE = f"{Stack.NODE_FILESYSTEM_SIZE.name}{_FILESYSTEMS}"
+_WRITABLE = f"{Stack.NODE_FILESYSTEM_READONLY.name}{_FILESYSTEMS} == 0"
+_SPACE_LEFT = f"(\n  {_AVAIL}\n  /\n  {_SIZE}\n)"
+DISK_TREND_WINDOW = "6h"  # the pace a prediction extrapolates
+DISK_MIN_HISTORY = "1h"  # no prediction from a mount seen for less than this
+
+
+def disk_fills(within_hours: int, below: float) -> str:
+    """A writable filesystem with less than ``below`` of its space left that, at the pace of
+    the last 6 hours, is full within ``within_hours``; the value is the share left."""
+    return (
+        f"{_SPACE_LEFT} < {below}\n"
+        f"and\npredict_linear({_AVAIL}[{DISK_TREND_WINDOW}], {within_hours} * 3600) < 0\n"
+        f"and\n{_WRITABLE}\n"
+        f"and\n{_AVAIL} offset {DISK_MIN_HISTORY}"
+    )
+
+
+_NODE = f'{{job="{naming.JOB_NODE}"}}'
+_MEMORY_LEFT = (
+    f"(\n  {Stack.NODE_MEMORY_AVAILABLE.name}{_NODE}\n  /\n"
+    f"  {Stack.NODE_MEMORY_TOTAL.name}{_NODE}\n)"
+)
+# Stalls: PSI where the kernel has it (the share of time some task waited for memory), major
+# page faults (pages read back from disk) everywhere.
+_MEMORY_STALLS = (
+    f"rate({Stack.NODE_PRESSURE_MEMORY_WAITING.name}{_NODE}[5m]) > 0.1\n"
+    f"  or\n  rate({Stack.NODE_VMSTAT_PGMAJFAULT.name}{_NODE}[5m]) > 1000"
+)
 
 
 @dataclass(frozen=True)
@@ -122,6 +163,58 @@ ALERTS = (
         "Alertmanager cannot deliver notifications",
         "Alertmanager {instance} failed {share} of its {integration} notifications in the last "
         "5 minutes: on-call engineers may not be paged.",
+        STACK_DASHBOARD,
+    ),
+    StackAlert(
+        naming.ALERT_HOST_DOWN,
+        f"{_NODE_UP} == 0",
+        "5m",
+        PAGE,
+        "A host's node-exporter is not scraped",
+        "Prometheus has had no successful scrape of node-exporter on {instance} for 5 minutes: "
+        "the host is down or unreachable, or its node-exporter is, and its disk and memory "
+        "alerts cannot fire.",
+        STACK_DASHBOARD,
+    ),
+    StackAlert(
+        naming.ALERT_HOST_DISK_FILLS_IN_4H,
+        disk_fills(4, 0.2),
+        "30m",
+        PAGE,
+        "A disk fills up within 4 hours",
+        "{mountpoint} ({device}) on {instance} has {share} of its space left and, at the pace "
+        "of the last 6 hours, is full within 4 hours.",
+        STACK_DASHBOARD,
+    ),
+    StackAlert(
+        naming.ALERT_HOST_DISK_FILLS_IN_24H,
+        disk_fills(24, 0.4),
+        "1h",
+        TICKET,
+        "A disk fills up within a day",
+        "{mountpoint} ({device}) on {instance} has {share} of its space left and, at the pace "
+        "of the last 6 hours, is full within 24 hours.",
+        STACK_DASHBOARD,
+    ),
+    StackAlert(
+        naming.ALERT_HOST_DISK_ALMOST_FULL,
+        f"{_SPACE_LEFT} < 0.05\nand\n{_WRITABLE}",
+        "15m",
+        PAGE,
+        "A disk is almost full",
+        "{mountpoint} ({device}) on {instance} has {share} of its space left: writes fail "
+        "when it is full (Prometheus' own TSDB among them, if it lives there).",
+        STACK_DASHBOARD,
+    ),
+    StackAlert(
+        naming.ALERT_HOST_MEMORY_PRESSURE,
+        f"{_MEMORY_LEFT} < 0.1\nand\n(\n  {_MEMORY_STALLS}\n)",
+        "15m",
+        TICKET,
+        "A host is short of memory and stalls on it",
+        "{instance} has had {share} of its memory available for 15 minutes, and its tasks "
+        "wait for memory (PSI) or read pages back from disk (major faults): it is slow now, "
+        "and the OOM killer is next.",
         STACK_DASHBOARD,
     ),
     StackAlert(

@@ -504,6 +504,12 @@ ALERT_TARGET_DOWN = "TargetDown"
 ALERT_RULE_EVALUATION_FAILURES = "PrometheusRuleEvaluationFailures"
 ALERT_NOTIFICATIONS_FAILING = "AlertmanagerNotificationsFailing"
 ALERT_WATCHDOG = "Watchdog"
+# The host (node-exporter) and the containers of the compose bundle (cAdvisor).
+ALERT_HOST_DOWN = "HostDown"
+ALERT_HOST_DISK_FILLS_IN_4H = "HostDiskWillFillIn4Hours"
+ALERT_HOST_DISK_FILLS_IN_24H = "HostDiskWillFillIn24Hours"
+ALERT_HOST_DISK_ALMOST_FULL = "HostDiskAlmostFull"
+ALERT_HOST_MEMORY_PRESSURE = "HostMemoryPressure"
 # SLO alerts (alerts/generated/<service>.<slo>.rules.yml), one rule of each per SLO. The burn
 # rate alerts may be renamed per SLO (Sloth's alerting.name): match them by tier, not by name.
 ALERT_SLO_BURN_RATE_PAGE = "SLOBurnRatePage"
@@ -752,6 +758,71 @@ class StackComponentMetrics:
         "Log entries rejected (rate limits, validation), per reason and tenant.",
         ("reason", "tenant"),
         LOKI,
+    )
+
+    NODE = "node-exporter (1.5, Debian 12's prometheus-node-exporter)"
+    _FILESYSTEM = ("device", "fstype", "mountpoint")
+    NODE_CPU_SECONDS = MetricSpec(
+        "node_cpu_seconds_total",
+        "counter",
+        "Seconds each CPU spent in each mode (user, system, iowait, idle ...).",
+        ("cpu", "mode"),
+        NODE,
+    )
+    NODE_MEMORY_AVAILABLE = MetricSpec(
+        "node_memory_MemAvailable_bytes",
+        "gauge",
+        "Memory available for new work without swapping (MemAvailable of /proc/meminfo).",
+        (),
+        NODE,
+    )
+    NODE_MEMORY_TOTAL = MetricSpec(
+        "node_memory_MemTotal_bytes", "gauge", "Usable memory (MemTotal).", (), NODE
+    )
+    NODE_PRESSURE_MEMORY_WAITING = MetricSpec(
+        "node_pressure_memory_waiting_seconds_total",
+        "counter",
+        "Time some task waited for memory (PSI 'some'; kernels with PSI only).",
+        (),
+        NODE,
+    )
+    NODE_VMSTAT_PGMAJFAULT = MetricSpec(
+        "node_vmstat_pgmajfault",
+        "counter",
+        "Major page faults (pages read back from disk), from /proc/vmstat.",
+        (),
+        NODE,
+    )
+    NODE_FILESYSTEM_AVAIL = MetricSpec(
+        "node_filesystem_avail_bytes",
+        "gauge",
+        "Filesystem space available to non-root users.",
+        _FILESYSTEM,
+        NODE,
+    )
+    NODE_FILESYSTEM_SIZE = MetricSpec(
+        "node_filesystem_size_bytes", "gauge", "Filesystem size.", _FILESYSTEM, NODE
+    )
+    NODE_FILESYSTEM_READONLY = MetricSpec(
+        "node_filesystem_readonly",
+        "gauge",
+        "1 if the filesystem is mounted read-only.",
+        _FILESYSTEM,
+        NODE,
+    )
+    NODE_NETWORK_RECEIVE_BYTES = MetricSpec(
+        "node_network_receive_bytes_total",
+        "counter",
+        "Bytes received, per network device.",
+        ("device",),
+        NODE,
+    )
+    NODE_NETWORK_TRANSMIT_BYTES = MetricSpec(
+        "node_network_transmit_bytes_total",
+        "counter",
+        "Bytes sent, per network device.",
+        ("device",),
+        NODE,
     )
 
     @classmethod

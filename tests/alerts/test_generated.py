@@ -138,6 +138,11 @@ def test_alerts_carry_identity_tier_and_links():
         naming.ALERT_NOTIFICATIONS_FAILING,
         naming.ALERT_WATCHDOG,
         naming.ALERT_EXPLAINED,
+        naming.ALERT_HOST_DOWN,
+        naming.ALERT_HOST_DISK_FILLS_IN_4H,
+        naming.ALERT_HOST_DISK_FILLS_IN_24H,
+        naming.ALERT_HOST_DISK_ALMOST_FULL,
+        naming.ALERT_HOST_MEMORY_PRESSURE,
     } == seen
 
 
