@@ -33,6 +33,7 @@ TEMPLATE_FIELDS = {
     "mountpoint": "{{ $labels.mountpoint }}",
     "device": "{{ $labels.device }}",
     "name": "{{ $labels.name }}",
+    "service": "{{ $labels." + Stack.COMPOSE_SERVICE_LABEL + " }}",
     "value": '{{ $value | printf "%.0f" }}',
     "share": "{{ $value | humanizePercentage }}",
 }
@@ -77,6 +78,13 @@ _MEMORY_STALLS = (
     f"rate({Stack.NODE_PRESSURE_MEMORY_WAITING.name}{_NODE}[5m]) > 0.1\n"
     f"  or\n  rate({Stack.NODE_VMSTAT_PGMAJFAULT.name}{_NODE}[5m]) > 1000"
 )
+
+_CONTAINERS = f'{{job="{naming.JOB_CADVISOR}",name!=""}}'
+# cAdvisor 0.56 reports a container's creation time as its start time, which a restart in place
+# leaves as it is; its CPU counter, read from the cgroup each run gets anew, starts over from 0.
+# A run that has used more CPU by the next scrape than the previous run in all hides a restart:
+# in a tight crash loop some go uncounted, hence "at least".
+_RESTARTS = f"max without (cpu) (resets({Stack.CONTAINER_CPU_USAGE.name}{_CONTAINERS}[15m]))"
 
 
 @dataclass(frozen=True)
@@ -215,6 +223,38 @@ ALERTS = (
         "{instance} has had {share} of its memory available for 15 minutes, and its tasks "
         "wait for memory (PSI) or read pages back from disk (major faults): it is slow now, "
         "and the OOM killer is next.",
+        STACK_DASHBOARD,
+    ),
+    StackAlert(
+        naming.ALERT_HOST_OOM_KILL,
+        f"increase({Stack.NODE_VMSTAT_OOM_KILL.name}{_NODE}[15m]) > 0",
+        "0s",
+        TICKET,
+        "The kernel killed a process for lack of memory",
+        "The OOM killer on {instance} killed {value} process(es) in the last 15 minutes: a "
+        "container at its memory limit, or the host short of memory. A killed main process "
+        "restarts its container.",
+        STACK_DASHBOARD,
+    ),
+    StackAlert(
+        naming.ALERT_CONTAINER_RESTARTING,
+        f"{_RESTARTS} > 2",
+        "5m",
+        TICKET,
+        "A container keeps restarting",
+        "Container {name} (compose service {service}) restarted at least {value} times in the "
+        "last 15 minutes.",
+        STACK_DASHBOARD,
+    ),
+    StackAlert(
+        naming.ALERT_CONTAINER_OOM_KILLED,
+        f"increase({Stack.CONTAINER_OOM_EVENTS.name}{_CONTAINERS}[15m]) > 0",
+        "0s",
+        TICKET,
+        "A process of a container was killed for lack of memory",
+        "The OOM killer killed {value} process(es) of container {name} (compose service "
+        "{service}) in the last 15 minutes, at its memory limit or with the host short of "
+        "memory.",
         STACK_DASHBOARD,
     ),
     StackAlert(

@@ -31,7 +31,7 @@ def _alert(name: str) -> StackAlert:
 
 
 def _expect(
-    spec: SLOSpec, name: str, at: str, labels: dict[str, str] | None, **values: str
+    spec: SLOSpec, name: str, at: str, labels: dict[str, str] | None, /, **values: str
 ) -> dict[str, Any]:
     """An alert_rule_test entry: ``name`` fires at ``at`` with ``labels``, or (None) does not."""
     return _expect_all(spec, name, at, [] if labels is None else [(labels, values)])
@@ -249,6 +249,82 @@ def _pipeline_test(spec: SLOSpec) -> dict[str, Any]:
     }
 
 
+def _container(service: str, container_id: str) -> dict[str, str]:
+    """cAdvisor's labels for a container of the compose bundle."""
+    return {
+        "job": naming.JOB_CADVISOR,
+        "instance": "cadvisor:8080",
+        "id": f"/system.slice/docker-{container_id}.scope",
+        "name": f"obsstack-{service}-1",
+        "image": f"obsstack/{service}:1",
+        Stack.COMPOSE_SERVICE_LABEL: service,
+    }
+
+
+def _container_test(spec: SLOSpec) -> dict[str, Any]:
+    demo, redis = _container("demo", "d1"), _container("redis", "r1")
+    cpu = Stack.CONTAINER_CPU_USAGE.name
+    oom = Stack.CONTAINER_OOM_EVENTS.name
+    return {
+        "name": "demo crash-loops, postgres restarts once, grafana is recreated, a redis "
+        "worker is OOM-killed",
+        "interval": "1m",
+        "input_series": [
+            # A new run every 2 minutes: the CPU counter starts over each time.
+            _series(cpu, {**demo, "cpu": "total"}, " ".join(["0 1"] * 15)),
+            _series(cpu, {**_container("postgres", "p1"), "cpu": "total"}, "0+1x9 0+1x20"),
+            # A deployment recreates the container: a new id, a new series, no restart.
+            _series(cpu, {**_container("grafana", "g1"), "cpu": "total"}, "0+1x9"),
+            _series(cpu, {**_container("grafana", "g2"), "cpu": "total"}, "_x10 0+1x20"),
+            _series(cpu, {**redis, "cpu": "total"}, "0+1x30"),
+            _series(oom, redis, "0x9 1x20"),
+            _series(oom, demo, "0x30"),
+            _series(Stack.NODE_VMSTAT_OOM_KILL.name, _host(1), "0x9 1x20"),
+            _series(Stack.NODE_VMSTAT_OOM_KILL.name, _host(2), "0x30"),
+        ],
+        "alert_rule_test": [
+            # A third restart at 6m, then for: 5m.
+            _expect(spec, naming.ALERT_CONTAINER_RESTARTING, "10m", None),
+            _expect(
+                spec,
+                naming.ALERT_CONTAINER_RESTARTING,
+                "12m",
+                demo,
+                value="6",
+                name=demo["name"],
+                service="demo",
+            ),
+            # postgres's one restart (at 10m) and grafana's new container stay quiet.
+            _expect(
+                spec,
+                naming.ALERT_CONTAINER_RESTARTING,
+                "17m",
+                demo,
+                value="7",
+                name=demo["name"],
+                service="demo",
+            ),
+            _expect(spec, naming.ALERT_CONTAINER_OOM_KILLED, "9m", None),
+            _expect(
+                spec,
+                naming.ALERT_CONTAINER_OOM_KILLED,
+                "12m",
+                redis,
+                value="1",
+                name=redis["name"],
+                service="redis",
+            ),
+            _expect(spec, naming.ALERT_HOST_OOM_KILL, "9m", None),
+            _expect(
+                spec, naming.ALERT_HOST_OOM_KILL, "12m", _host(1), value="1", instance="host-1:9100"
+            ),
+            # Fifteen minutes after the kill, the alerts resolve.
+            _expect(spec, naming.ALERT_CONTAINER_OOM_KILLED, "26m", None),
+            _expect(spec, naming.ALERT_HOST_OOM_KILL, "26m", None),
+        ],
+    }
+
+
 def render_tests(spec: SLOSpec) -> list[dict[str, Any]]:
     return [
         _dependency_test(spec),
@@ -257,6 +333,7 @@ def render_tests(spec: SLOSpec) -> list[dict[str, Any]]:
         _pipeline_test(spec),
         _disk_test(spec),
         _memory_test(spec),
+        _container_test(spec),
     ]
 
 

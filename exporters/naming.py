@@ -510,6 +510,9 @@ ALERT_HOST_DISK_FILLS_IN_4H = "HostDiskWillFillIn4Hours"
 ALERT_HOST_DISK_FILLS_IN_24H = "HostDiskWillFillIn24Hours"
 ALERT_HOST_DISK_ALMOST_FULL = "HostDiskAlmostFull"
 ALERT_HOST_MEMORY_PRESSURE = "HostMemoryPressure"
+ALERT_HOST_OOM_KILL = "HostOOMKill"
+ALERT_CONTAINER_RESTARTING = "ContainerRestarting"
+ALERT_CONTAINER_OOM_KILLED = "ContainerOOMKilled"
 # SLO alerts (alerts/generated/<service>.<slo>.rules.yml), one rule of each per SLO. The burn
 # rate alerts may be renamed per SLO (Sloth's alerting.name): match them by tier, not by name.
 ALERT_SLO_BURN_RATE_PAGE = "SLOBurnRatePage"
@@ -552,7 +555,8 @@ class StackComponentMetrics:
     :func:`all_metrics` and ``METRICS.md`` (what obsstack exports) leave them out, while dashboard
     lint still takes its whole allow-list from this module. Names and labels as the projects
     document them (Prometheus 2.42+, Alertmanager 0.25+, OpenTelemetry Collector and Jaeger v2
-    internal telemetry through the Prometheus reader, Loki 3.x); ``group`` names the source.
+    internal telemetry through the Prometheus reader, Loki 3.x, node-exporter 1.5 to 1.10,
+    cAdvisor 0.56); ``group`` names the source.
     """
 
     PROMETHEUS = "Prometheus (synthetic series and its own /metrics)"
@@ -793,6 +797,13 @@ class StackComponentMetrics:
         (),
         NODE,
     )
+    NODE_VMSTAT_OOM_KILL = MetricSpec(
+        "node_vmstat_oom_kill",
+        "counter",
+        "Processes the kernel's OOM killer killed, a container's at its memory limit included.",
+        (),
+        NODE,
+    )
     NODE_FILESYSTEM_AVAIL = MetricSpec(
         "node_filesystem_avail_bytes",
         "gauge",
@@ -823,6 +834,40 @@ class StackComponentMetrics:
         "Bytes sent, per network device.",
         ("device",),
         NODE,
+    )
+
+    CADVISOR = "cAdvisor (0.56, the compose bundle's containers)"
+    # The compose service of a container (cAdvisor's --whitelisted_container_labels keeps it).
+    COMPOSE_SERVICE_LABEL = "container_label_com_docker_compose_service"
+    _CONTAINER = ("id", "name", "image", COMPOSE_SERVICE_LABEL)
+    CONTAINER_CPU_USAGE = MetricSpec(
+        "container_cpu_usage_seconds_total",
+        "counter",
+        "CPU time the container consumed (cpu=total unless per-CPU usage is enabled); it "
+        "starts over from 0 when the container restarts (a new cgroup).",
+        (*_CONTAINER, "cpu"),
+        CADVISOR,
+    )
+    CONTAINER_MEMORY_WORKING_SET = MetricSpec(
+        "container_memory_working_set_bytes",
+        "gauge",
+        "The container's working set: what its memory limit is compared with.",
+        _CONTAINER,
+        CADVISOR,
+    )
+    CONTAINER_SPEC_MEMORY_LIMIT = MetricSpec(
+        "container_spec_memory_limit_bytes",
+        "gauge",
+        "The container's memory limit (0 when it has none).",
+        _CONTAINER,
+        CADVISOR,
+    )
+    CONTAINER_OOM_EVENTS = MetricSpec(
+        "container_oom_events_total",
+        "counter",
+        "OOM kills cAdvisor read from /dev/kmsg for a container that outlived them.",
+        _CONTAINER,
+        CADVISOR,
     )
 
     @classmethod

@@ -143,6 +143,9 @@ def test_alerts_carry_identity_tier_and_links():
         naming.ALERT_HOST_DISK_FILLS_IN_24H,
         naming.ALERT_HOST_DISK_ALMOST_FULL,
         naming.ALERT_HOST_MEMORY_PRESSURE,
+        naming.ALERT_HOST_OOM_KILL,
+        naming.ALERT_CONTAINER_RESTARTING,
+        naming.ALERT_CONTAINER_OOM_KILLED,
     } == seen
 
 
