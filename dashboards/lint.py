@@ -43,7 +43,8 @@ _LINK_PREFIXES = ("__field", "__series", "__value", "__data")
 # $name, ${name}, ${name:format}, ${name.path}, [[name]]
 _VARIABLE = re.compile(r"\$(\w+)|\$\{(\w+)([:.][^}]*)?\}|\[\[(\w+)(?::\w+)?\]\]")
 _LABEL_VALUES = re.compile(r"^label_values\((?:(.*),\s*)?(\w+)\)$")
-RANGE_FUNCTIONS = {"rate", "irate", "increase"}
+# Functions over a counter's samples; resets() counts its restarts (a process or cgroup anew).
+RANGE_FUNCTIONS = {"rate", "irate", "increase", "resets"}
 _SUFFIXES = {"histogram": ("_bucket", "_count", "_sum"), "summary": ("_count", "_sum")}
 
 
@@ -71,7 +72,8 @@ def exported_names() -> set[str]:
 
 
 def counter_names() -> set[str]:
-    """Series that only make sense inside rate/irate/increase (``*_total`` are added by name)."""
+    """Series that only make sense inside rate/irate/increase/resets (``*_total`` are added by
+    name)."""
     specs = naming.all_metrics() + naming.StackComponentMetrics.all()
     return {
         spec.name + suffix
@@ -199,7 +201,8 @@ def _lint_variable_query(
 
 def lint_expr(where: str, expr: str, allowed: set[str], counters: set[str] | None) -> list[Problem]:
     """Problems of one PromQL expression (variables already substituted); ``counters`` are the
-    series only allowed inside rate/irate/increase, None to skip that rule (label_values)."""
+    series only allowed inside rate/irate/increase/resets, None to skip that rule
+    (label_values)."""
     try:
         tree = promql_parser.parse(expr)
     except ValueError as exc:
@@ -268,7 +271,7 @@ def _check_selector(
     if counters is None or inside_range_function:
         return
     if name.endswith("_total") or name in counters:
-        problems.append(Problem(where, f"counter {name} must be inside rate/irate/increase"))
+        problems.append(Problem(where, f"counter {name} must be inside rate/irate/increase/resets"))
 
 
 def metric_allow_list(context: GenerateContext) -> set[str]:

@@ -90,18 +90,18 @@ CASES = [
     (
         "a raw counter",
         set_expr(RATE, 'sum(ai_queries_total{agent_type="x"})'),
-        f"{WHERE} target A: counter ai_queries_total must be inside rate/irate/increase",
+        f"{WHERE} target A: counter ai_queries_total must be inside rate/irate/increase/resets",
     ),
     (
         "a raw histogram count",
         set_expr(RATE, "sum(http_server_request_duration_seconds_count)"),
         f"{WHERE} target A: counter http_server_request_duration_seconds_count must be inside "
-        "rate/irate/increase",
+        "rate/irate/increase/resets",
     ),
     (
         "a counter inside max_over_time",
         set_expr(RATE, "max_over_time(ai_queries_total[1h])"),
-        f"{WHERE} target A: counter ai_queries_total must be inside rate/irate/increase",
+        f"{WHERE} target A: counter ai_queries_total must be inside rate/irate/increase/resets",
     ),
     (
         "PromQL that does not parse",
@@ -159,6 +159,13 @@ def test_each_rule_reports_its_mistake(fresh, mutate, expected):
     assert lint(overview, exported_names()) == []
     mutate(overview)
     assert [str(p) for p in lint(overview, exported_names())] == [expected]
+
+
+def test_a_counter_may_be_read_by_resets(fresh):
+    """resets() counts a counter's restarts: the Stack health dashboard's container restarts."""
+    overview = copy.deepcopy(next(d for d in fresh if d["uid"] == "obsstack-service-overview"))
+    set_expr(RATE, "max(resets(ai_queries_total[15m]))")(overview)
+    assert lint(overview, exported_names()) == []
 
 
 def test_grafana_variables_are_substituted_before_parsing():
