@@ -44,10 +44,8 @@ _NODE_UP = f'{Stack.UP.name}{{job="{naming.JOB_NODE}"}}'
 _OTHER_UP = f'{Stack.UP.name}{{job!~"{naming.JOB_EXPORTER}|{naming.JOB_NODE}"}}'
 _BY_TARGET = "sum by (job, instance, integration)"
 
-# Filesystems that can fill up: not the in-memory ones (tmpfs, ramfs), nor a container's
-# overlay root or a squashfs image, which node-exporter users leave out as well.
-VOLATILE_FSTYPES = "tmpfs|ramfs|overlay|squashfs"
-_FILESYSTEMS = f'{{job="{naming.JOB_NODE}",fstype!~"{VOLATILE_FSTYPES}"}}'
+# Filesystems that can fill up, as node-exporter users select them.
+_FILESYSTEMS = f'{{job="{naming.JOB_NODE}",fstype!~"{naming.VOLATILE_FSTYPES}"}}'
 _AVAIL = f"{Stack.NODE_FILESYSTEM_AVAIL.name}{_FILESYSTEMS}"
 _SIZE = f"{Stack.NODE_FILESYSTEM_SIZE.name}{_FILESYSTEMS}"
 _WRITABLE = f"{Stack.NODE_FILESYSTEM_READONLY.name}{_FILESYSTEMS} == 0"

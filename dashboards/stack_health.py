@@ -1,6 +1,7 @@
 """Stack health: is the monitoring itself working? Prometheus (targets, rules, TSDB),
 Alertmanager (notifications per integration), the telemetry pipelines of the OpenTelemetry
-Collector and Jaeger, and Loki's ingestion.
+Collector and Jaeger, Loki's ingestion, and the host and containers the stack runs on
+(node-exporter, cAdvisor).
 
 Queries group by ``job`` rather than filtering on job names, so the panels work whatever the
 scrape jobs of the stack's components are called.
@@ -13,12 +14,18 @@ from typing import Any
 from dashboards.conventions import STACK_HEALTH
 from dashboards.layout import Cell, Section, dashboard
 from dashboards.panels import Query, stat, steps, table, timeline, timeseries, value_map
-from dashboards.promql import per_minute, rate
+from dashboards.promql import per_minute, rate, selector
 from exporters import naming as n
 
 C = n.StackComponentMetrics
 # Jaeger v2 is built on the Collector: spans it stores go through its jaeger_storage_exporter.
 JAEGER_STORAGE = 'exporter=~"jaeger_storage.*"'
+# The filesystems the disk alerts watch: writable or not, no tmpfs, overlay or squashfs.
+DISKS = f'fstype!~"{n.VOLATILE_FSTYPES}"'
+CONTAINERS = 'name!=""'
+HOUR = 3600
+# "Time until full" shows this for a mount that is not filling (or would take longer).
+NOT_FILLING = 30 * 24 * HOUR
 
 
 def _prometheus() -> Section:
@@ -296,12 +303,200 @@ def _loki() -> Section:
     )
 
 
+def _host() -> list[Cell]:
+    avail = selector(C.NODE_FILESYSTEM_AVAIL.name, DISKS)
+    size = selector(C.NODE_FILESYSTEM_SIZE.name, DISKS)
+    idle = f'rate({C.NODE_CPU_SECONDS.name}{{mode="idle"}}[$__rate_interval])'
+    iowait = f'rate({C.NODE_CPU_SECONDS.name}{{mode="iowait"}}[$__rate_interval])'
+    filling = f"({avail} / -deriv({avail}[6h]) > 0)"
+    return [
+        Cell(
+            timeseries(
+                "Host CPU busy",
+                "Share of the host's CPU time not idle, averaged over its CPUs, and the share "
+                "spent waiting for disk I/O (iowait), per host (node-exporter).",
+                "percentunit",
+                [
+                    Query(f"1 - avg by (instance) ({idle})", "{{instance}} busy"),
+                    Query(f"avg by (instance) ({iowait})", "{{instance}} iowait"),
+                ],
+                minimum=0,
+                maximum=1,
+                thresholds=steps("green", (0.8, "orange"), (0.95, "red")),
+                threshold_lines=True,
+            ),
+            8,
+        ),
+        Cell(
+            timeseries(
+                "Host memory available",
+                "MemAvailable / MemTotal per host: memory new work can have without swapping "
+                "(free plus page cache the kernel can drop). HostMemoryPressure fires under 10 % "
+                "while tasks stall on memory.",
+                "percentunit",
+                [
+                    Query(
+                        f"{C.NODE_MEMORY_AVAILABLE.name} / {C.NODE_MEMORY_TOTAL.name}",
+                        "{{instance}}",
+                    )
+                ],
+                minimum=0,
+                maximum=1,
+                thresholds=steps("red", (0.1, "orange"), (0.2, "green")),
+                threshold_lines=True,
+            ),
+            8,
+        ),
+        Cell(
+            timeseries(
+                "Host memory stalls",
+                "Share of time some task waited for memory (PSI memory 'some'; no data on "
+                "kernels without PSI). Above 10 % with little memory available, "
+                "HostMemoryPressure fires.",
+                "percentunit",
+                [
+                    Query(
+                        f"rate({C.NODE_PRESSURE_MEMORY_WAITING.name}[$__rate_interval])",
+                        "{{instance}}",
+                    )
+                ],
+                minimum=0,
+                thresholds=steps("green", (0.1, "red")),
+                threshold_lines=True,
+            ),
+            8,
+        ),
+        Cell(
+            timeseries(
+                "Disk space used per mount",
+                "Share of each filesystem's space in use (tmpfs, overlay and squashfs left "
+                "out), per host and mount point. HostDiskAlmostFull fires above 95 % on a "
+                "writable one.",
+                "percentunit",
+                [Query(f"1 - {avail} / {size}", "{{instance}} {{mountpoint}}")],
+                minimum=0,
+                maximum=1,
+                thresholds=steps("green", (0.8, "orange"), (0.95, "red")),
+                threshold_lines=True,
+            ),
+            8,
+        ),
+        Cell(
+            stat(
+                "Time until full per mount",
+                "When each filesystem is full at the pace of the last 6 hours, the prediction "
+                "of HostDiskWillFillIn4Hours and HostDiskWillFillIn24Hours: red under 4 "
+                "hours, orange under a day. Not filling, or more than 30 days away: '30 days "
+                "or more'.",
+                "s",
+                [
+                    Query(
+                        f"clamp_max({filling} or {avail} * 0 + {NOT_FILLING}, {NOT_FILLING})",
+                        "{{instance}} {{mountpoint}}",
+                    )
+                ],
+                thresholds=steps("red", (4 * HOUR, "orange"), (24 * HOUR, "green")),
+                mappings=value_map({NOT_FILLING: ("30 days or more", "green")}),
+            ),
+            8,
+        ),
+        Cell(
+            timeseries(
+                "Host network traffic",
+                "Bytes received and sent per second, per host and network device (loopback "
+                "left out).",
+                "Bps",
+                [
+                    Query(
+                        rate(C.NODE_NETWORK_RECEIVE_BYTES.name, 'device!="lo"', "instance, device"),
+                        "{{instance}} {{device}} received",
+                    ),
+                    Query(
+                        rate(
+                            C.NODE_NETWORK_TRANSMIT_BYTES.name, 'device!="lo"', "instance, device"
+                        ),
+                        "{{instance}} {{device}} sent",
+                    ),
+                ],
+                minimum=0,
+            ),
+            8,
+        ),
+    ]
+
+
+def _containers() -> list[Cell]:
+    limit = selector(C.CONTAINER_SPEC_MEMORY_LIMIT.name, CONTAINERS)
+    working_set = selector(C.CONTAINER_MEMORY_WORKING_SET.name, CONTAINERS)
+    cpu = selector(C.CONTAINER_CPU_USAGE.name, CONTAINERS)
+    oom = selector(C.CONTAINER_OOM_EVENTS.name, CONTAINERS)
+    return [
+        Cell(
+            timeseries(
+                "Container CPU",
+                "CPU each container of the compose bundle uses, in CPUs (1 = one core busy), "
+                "from cAdvisor.",
+                "short",
+                [Query(rate(C.CONTAINER_CPU_USAGE.name, CONTAINERS, "name"), "{{name}}")],
+                minimum=0,
+            ),
+            8,
+        ),
+        Cell(
+            timeseries(
+                "Container memory",
+                "Working set of each container (what its memory limit is compared with) and "
+                "its limit, for containers that have one. A working set at its limit is an "
+                "OOM kill coming.",
+                "bytes",
+                [
+                    Query(
+                        f"max by (name) ({working_set})",
+                        "{{name}}",
+                    ),
+                    Query(f"max by (name) ({limit} > 0)", "{{name}} limit"),
+                ],
+                minimum=0,
+            ),
+            8,
+        ),
+        Cell(
+            timeseries(
+                "Container restarts and OOM kills",
+                "Restarts of each container in the last 15 minutes (its CPU counter starting "
+                "over; a lower bound in a tight crash loop) and the OOM kills cAdvisor counted "
+                "for it. ContainerRestarting fires above 2.",
+                "short",
+                [
+                    Query(
+                        f"max by (name) (resets({cpu}[15m]))",
+                        "{{name}} restarts",
+                    ),
+                    Query(
+                        f"sum by (name) (increase({oom}[15m]))",
+                        "{{name}} OOM kills",
+                    ),
+                ],
+                minimum=0,
+                thresholds=steps("green", (3, "red")),
+                threshold_lines=True,
+            ),
+            8,
+        ),
+    ]
+
+
+def _host_and_containers() -> Section:
+    return Section("Host and containers", [*_host(), *_containers()])
+
+
 def build() -> Any:
     """The Stack health dashboard (grafanalib)."""
     return dashboard(
         STACK_HEALTH,
         "Is the monitoring working: Prometheus targets, rules and storage, Alertmanager "
-        "notifications, the Collector's and Jaeger's pipelines, and Loki's ingestion.",
-        [_prometheus(), _alerting(), _pipelines(), _loki()],
+        "notifications, the Collector's and Jaeger's pipelines, Loki's ingestion, and the "
+        "host and containers under them.",
+        [_prometheus(), _alerting(), _pipelines(), _loki(), _host_and_containers()],
         time_from="now-6h",
     )

@@ -540,6 +540,9 @@ JOB_KPIS = "obsstack-kpis"  # the business-KPI exporter
 JOB_API = "saas-api"  # the platform's API service (the demo platform stands in for it)
 JOB_NODE = "node"  # node-exporter: the host (CPU, memory, filesystems, network)
 JOB_CADVISOR = "cadvisor"  # cAdvisor: the containers of the compose bundle
+# Filesystems node-exporter reports that are not disks that fill up: memory (tmpfs, ramfs), a
+# container's overlay root, squashfs images. Disk alerts and panels leave them out.
+VOLATILE_FSTYPES = "tmpfs|ramfs|overlay|squashfs"
 
 
 def all_metrics() -> list[MetricSpec]:

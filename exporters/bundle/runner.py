@@ -382,13 +382,7 @@ def optional_processes(state: State, t: Topology, binaries: dict[str, str]) -> l
         processes.append(
             Process(
                 "node-exporter",
-                [
-                    binaries["node-exporter"],
-                    f"--web.listen-address={t.address('node-exporter')}",
-                    # No rule or panel reads systemd units, and on a host without systemd
-                    # the collector fails (and logs) on every scrape.
-                    "--no-collector.systemd",
-                ],
+                node_exporter_argv(binaries["node-exporter"], t.address("node-exporter")),
                 t.url("node-exporter", "/"),
             )
         )
@@ -424,6 +418,13 @@ def optional_processes(state: State, t: Topology, binaries: dict[str, str]) -> l
             )
         )
     return processes
+
+
+def node_exporter_argv(binary: str, address: str) -> list[str]:
+    """node-exporter listening on ``address`` with its default collectors but systemd's: no
+    rule or panel reads systemd units, and on a host without systemd that collector fails
+    (and logs) on every scrape."""
+    return [binary, f"--web.listen-address={address}", "--no-collector.systemd"]
 
 
 def _find_binaries() -> tuple[dict[str, str], list[str]]:

@@ -8,6 +8,7 @@ them, protocol doubles for the dependencies it does not run.
   limit, and HTTP doubles answering as Neo4j's transactional API, Qdrant, Elasticsearch's
   cluster health and OpenAI's ``/v1/models`` (over TLS, with rate-limit headers) do;
 - real Alertmanager (Debian ``prometheus-alertmanager``) with a webhook receiver;
+- real node-exporter (Debian ``prometheus-node-exporter``), as ``obsstack up`` runs it;
 - real Prometheus (Debian ``prometheus``, exemplar storage on) scraping all of them and
   itself every second, evaluating the generated rule files.
 """
@@ -278,6 +279,16 @@ def start_alertmanager(stack: LiveStack) -> str:
     stack.start("alertmanager", argv, http_ok(f"http://127.0.0.1:{port}/-/ready"))
     stack.job("alertmanager", f"127.0.0.1:{port}")
     return f"127.0.0.1:{port}"
+
+
+def start_node_exporter(stack: LiveStack) -> None:
+    """node-exporter on a free port, scraped as the bundle's job node."""
+    from exporters.bundle.runner import node_exporter_argv
+
+    address = f"127.0.0.1:{free_port()}"
+    argv = node_exporter_argv(require_binary("prometheus-node-exporter"), address)
+    stack.start("node-exporter", argv, http_ok(f"http://{address}/"))
+    stack.job(naming.JOB_NODE, address)
 
 
 def start_prometheus(stack: LiveStack, alertmanager: str, rule_files: list[Path]) -> None:
