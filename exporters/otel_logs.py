@@ -13,8 +13,8 @@ blocks the caller and never grows without bound: at most ``OTEL_BLRP_MAX_QUEUE_S
 records wait, others are dropped and counted; a background thread sends batches of
 ``OTEL_BLRP_MAX_EXPORT_BATCH_SIZE`` (512), each within ``OTEL_EXPORTER_OTLP_(LOGS_)TIMEOUT``
 seconds (10), its few retries included. While export fails, one line on stderr says so, then
-rarely (:mod:`exporters.otel_logs_health`), in place of the SDK's own messages; at exit, what
-is queued has :data:`EXIT_FLUSH_SECONDS` to leave.
+rarely (:mod:`exporters.otel_logs_health`), in place of the SDK's own messages. At exit, on
+SIGTERM too, what is queued has :data:`EXIT_FLUSH_SECONDS` to leave.
 """
 
 from __future__ import annotations
@@ -22,10 +22,12 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import signal
 import threading
 import traceback
 import warnings
 from collections.abc import Mapping
+from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from exporters import logs, otel
@@ -145,7 +147,7 @@ class OtlpLogHandler(logging.Handler):
     def _forget_parent(self) -> None:
         """A forked child starts with an empty queue (the SDK's processor empties its own)."""
         self._queued = self.health.handed = 0
-        self.health.worker = None
+        self.health.threads.clear()
 
     def emit(self, record: logging.LogRecord) -> None:
         if (
@@ -238,8 +240,29 @@ def export_logs(
         if _installed is None or _installed.key != key:
             _stop(_installed)
             _installed = _install(key, env)
+            _flush_on_sigterm()
         _attach(_installed)
         return _installed
+
+
+def flush_logs(seconds: float = EXIT_FLUSH_SECONDS) -> None:
+    """Send the queued records now, waiting at most ``seconds`` (a collector may never answer).
+
+    For a server's shutdown: ``instrument_app`` calls it when the application has shut down.
+    """
+    handler = _installed
+    if handler is None:
+        return
+
+    def flush() -> None:
+        try:
+            handler.provider.force_flush()  # exports on this thread
+        finally:
+            handler.health.threads.discard(threading.get_ident())
+
+    flushing = threading.Thread(target=flush, name="obsstack-log-export-flush", daemon=True)
+    flushing.start()
+    flushing.join(seconds)
 
 
 def resume_export() -> None:
@@ -295,6 +318,8 @@ def _stop(handler: OtlpLogHandler | None) -> None:
     root.removeHandler(handler)
     for other in root.handlers:
         other.removeFilter(handler.sdk_messages)
+    if _on_main_thread() and signal.getsignal(signal.SIGTERM) is _terminate:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
     _shutdown(handler.provider)
 
 
@@ -311,3 +336,25 @@ def _shutdown(provider: LoggerProvider, seconds: float = EXIT_FLUSH_SECONDS) -> 
 def _at_exit() -> None:
     if _installed is not None:
         _shutdown(_installed.provider)
+
+
+def _on_main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
+
+
+def _flush_on_sigterm() -> None:
+    """Have SIGTERM send the queued records before it ends the process.
+
+    Exit hooks do not run when SIGTERM ends a process, and uvicorn, once it has shut down on
+    SIGTERM, raises it again with the handler it found, usually the default. Where the
+    default is in place, this module's handler takes it: it shuts the export down (at most
+    :data:`EXIT_FLUSH_SECONDS`) and raises SIGTERM again with the default.
+    """
+    if _on_main_thread() and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _terminate)
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _at_exit()
+    signal.raise_signal(signal.SIGTERM)

@@ -29,15 +29,16 @@ REPORT_INTERVAL = 300.0  # seconds between two lines saying that export still fa
 class ExportHealth:
     """Counts what the export loses and says so on stderr, once, then rarely.
 
-    ``handed`` (records given to the exporter) and ``worker`` (the export thread) are written
-    by the export thread only; the handler compares ``handed`` with what it queued.
+    ``handed`` (records given to the exporter) is written by the exporting thread only; the
+    handler compares it with what it queued. ``threads`` are those exporting: the processor's
+    own, and a flush's while it runs.
     """
 
     def __init__(self, endpoint: str, interval: float = REPORT_INTERVAL) -> None:
         self.endpoint = endpoint
         self.interval = interval
         self.handed = 0
-        self.worker: int | None = None
+        self.threads: set[int] = set()
         self.reason = ""
         self._lock = threading.Lock()
         self._failed_batches = 0
@@ -48,10 +49,10 @@ class ExportHealth:
 
     def on_export_thread(self, record: logging.LogRecord) -> bool:
         """Whether ``record`` was logged while exporting (the SDK's messages, a driver's)."""
-        return self.worker is not None and record.thread == self.worker
+        return record.thread in self.threads
 
     def exporting(self, count: int) -> None:
-        self.worker = threading.get_ident()
+        self.threads.add(threading.get_ident())
         self.handed += count
 
     def exported(self, count: int, ok: bool) -> None:

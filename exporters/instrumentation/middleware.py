@@ -6,6 +6,7 @@ a closure, so a cheap route keeps nearly all of its throughput.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 from collections.abc import Collection
@@ -17,7 +18,7 @@ from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
 from starlette.routing import Mount
 
-from exporters import naming
+from exporters import naming, otel_logs
 from exporters.instrumentation.asgi import ASGIApp, Message, Receive, Scope, Send
 from exporters.instrumentation.http_metrics import KNOWN_METHODS, OTHER_METHOD, HttpMetrics
 from exporters.logs import REQUEST_ID, TENANT_ID
@@ -71,6 +72,8 @@ class InstrumentationMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
+            if scope["type"] == "lifespan":
+                send = _flushing_logs_at_shutdown(send)
             await self.app(scope, receive, send)
             return
         path = scope["path"]
@@ -188,6 +191,19 @@ class InstrumentationMiddleware:
             if self.request_ids:
                 REQUEST_ID.reset(id_token)
                 TENANT_ID.reset(tenant_token)
+
+
+def _flushing_logs_at_shutdown(send: Send) -> Send:
+    """``send``, which first sends the queued log records (:func:`exporters.otel_logs.flush_logs`,
+    bounded) when the application has shut down: the server may end by SIGTERM, which runs no
+    exit hooks."""
+
+    async def send_after_flush(message: Message) -> None:
+        if message["type"] == "lifespan.shutdown.complete":
+            await asyncio.get_running_loop().run_in_executor(None, otel_logs.flush_logs)
+        await send(message)
+
+    return send_after_flush
 
 
 def _span_attributes(scope: Scope, method: str) -> dict[str, Any]:

@@ -64,6 +64,8 @@ def test_a_request_log_record_carries_its_trace_request_and_tenant(tmp_path, rec
     # The same line, as JSON, on stderr.
     [line] = [entry for entry in log_lines(process) if entry["message"] == "item requested"]
     assert (line["trace_id"], line["span_id"]) == (record.trace_id, record.span_id)
+    # Stopped by SIGTERM: what was logged until the application had shut down was sent.
+    assert records(receiver, "Waiting for application shutdown.")
 
 
 def test_exported_records_are_redacted_as_the_json_lines(tmp_path, receiver):
