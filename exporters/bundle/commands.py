@@ -8,6 +8,8 @@ from pathlib import Path
 
 from exporters.spec import ConfigError
 
+SINK_SERVICE_NAME = "obsstack-oncall-sink"  # service.name of the inbox's logs over OTLP
+
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     sink = subparsers.add_parser(
@@ -54,6 +56,7 @@ def read_secret_file(path: Path, option: str) -> str:
 
 
 def run_sink(args: argparse.Namespace) -> int:
+    from exporters import __version__
     from exporters.bundle.oncall import create_app
     from exporters.logs import configure_logging
     from exporters.serving import ServerLimits, listen_address, serve
@@ -69,7 +72,7 @@ def run_sink(args: argparse.Namespace) -> int:
             text = text.replace(value, "<redacted>")
         return text
 
-    configure_logging("info", scrub)
+    configure_logging("info", scrub, service_name=SINK_SERVICE_NAME, service_version=__version__)
     # PagerDuty accepts events of up to 512 KB: the inbox takes at least as much.
     serve(create_app(routing_key, api_key, token), listen, ServerLimits(max_body_size=1024 * 1024))
     return 0

@@ -13,6 +13,7 @@ from exporters.serving import listen_address, serve
 from exporters.spec import ConfigError, parse_duration
 
 DEFAULT_LISTEN = "127.0.0.1:8000"
+TRAFFIC_SERVICE_NAME = "obsstack-traffic"  # service.name of the traffic generator's logs
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -21,7 +22,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="run the demo AI SaaS platform, or traffic against it",
         description="A stand-in for the AI SaaS platform, instrumented with obsstack, backed "
         "by PostgreSQL and Redis, and a traffic generator for it. Settings not given as "
-        "options come from OBSSTACK_DEMO_* variables; tracing from the OTEL_* variables.",
+        "options come from OBSSTACK_DEMO_* variables; tracing and log export over OTLP from "
+        "the OTEL_* variables.",
     )
     commands = demo.add_subparsers(dest="demo_command", required=True, metavar="COMMAND")
 
@@ -33,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     serve.add_argument("--redis-url", help="Redis URL (default: redis://127.0.0.1:6379/0)")
     serve.add_argument("--schema", help="PostgreSQL schema of the demo (default obsstack_demo)")
     serve.add_argument("--redis-prefix", help="prefix of every Redis key (default obsstack_demo:)")
-    serve.add_argument("--service-name", help="service name in traces (default saas-api)")
+    serve.add_argument("--service-name", help="service name in traces and logs (default saas-api)")
     serve.add_argument(
         "--time-scale", type=float, help="multiply every simulated latency (default 1)"
     )
@@ -96,6 +98,7 @@ def run_serve(args: argparse.Namespace) -> int:
 
 
 def run_traffic_command(args: argparse.Namespace) -> int:
+    from exporters import __version__
     from exporters.demo.traffic import TrafficSettings, run_traffic
     from exporters.logs import configure_logging
 
@@ -111,7 +114,12 @@ def run_traffic_command(args: argparse.Namespace) -> int:
         raise ConfigError("--burst-every", "", str(exc)) from None
     if args.rate <= 0:
         raise ConfigError("--rate", "", f"must be positive (got {args.rate:g})")
-    configure_logging("INFO", levels={"httpx": "warning"})
+    configure_logging(
+        "INFO",
+        levels={"httpx": "warning"},
+        service_name=TRAFFIC_SERVICE_NAME,
+        service_version=__version__,
+    )
     statuses = run_traffic(
         TrafficSettings(
             target=args.target.rstrip("/"),

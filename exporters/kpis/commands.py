@@ -114,11 +114,19 @@ def run(args: argparse.Namespace) -> int:
         print(f"{config.file}: ok ({len(config.kpis)} KPI queries, listen {host}:{port})")
         return 0
 
+    from exporters import __version__, naming
     from exporters.kpis.engine import KpiEngine
     from exporters.kpis.server import create_app
     from exporters.logs import configure_logging
 
-    configure_logging(config.log_level, config.secrets.scrub, levels=config.log_levels)
+    # Logs over OTLP too when OTEL_EXPORTER_OTLP_(LOGS_)ENDPOINT is set, named as its scrape job.
+    configure_logging(
+        config.log_level,
+        config.secrets.scrub,
+        levels=config.log_levels,
+        service_name=naming.JOB_KPIS,
+        service_version=__version__,
+    )
     check_role(config)
     serve(create_app(KpiEngine(config)), (host, port))
     return 0

@@ -42,11 +42,18 @@ def run_check(args: argparse.Namespace) -> int:
 
 
 def run_serve(args: argparse.Namespace) -> int:
+    from exporters import __version__, naming
     from exporters.logs import configure_logging
     from exporters.probe.server import create_app
 
     config = load_config(args.config)
     listen = listen_address(args.listen or config.listen)
-    configure_logging(config.log_level, config.secrets.scrub)
+    # Logs over OTLP too when OTEL_EXPORTER_OTLP_(LOGS_)ENDPOINT is set, named as its scrape job.
+    configure_logging(
+        config.log_level,
+        config.secrets.scrub,
+        service_name=naming.JOB_EXPORTER,
+        service_version=__version__,
+    )
     serve(create_app(config), listen)
     return 0
