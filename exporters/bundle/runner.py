@@ -281,12 +281,13 @@ def plan(
             t.url("prometheus", "/-/ready"),
         ),
     ]
-    tracing = {}
-    if t.runs("otel-collector"):  # the demo's traces, logs and metrics go to the Collector
-        tracing = {
+    otlp = {}
+    if t.runs("otel-collector"):
+        # Every obsstack service exports its logs to the Collector (the demo its traces too);
+        # without the Collector, they are in logs/ only.
+        otlp = {
             "OTEL_EXPORTER_OTLP_ENDPOINT": t.url("otel-collector"),
             "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
-            "OTEL_SERVICE_NAME": "saas-api",
         }
     if options.with_demo:
         database = DemoDatabase.from_environment()
@@ -295,7 +296,7 @@ def plan(
                 "demo",
                 [*OBSSTACK, "demo", "serve", "--listen", t.address("demo")],
                 t.url("demo", "/health"),
-                tracing,
+                {"OTEL_SERVICE_NAME": "saas-api"} if otlp else {},
             ),
             Process(
                 "kpis",
@@ -315,7 +316,10 @@ def plan(
             ),
             Process("traffic", [*OBSSTACK, "demo", "traffic", "--target", t.url("demo")], None),
         ]
-    return processes
+    return [
+        replace(p, env={**otlp, **p.env}) if p.argv[: len(OBSSTACK)] == OBSSTACK else p
+        for p in processes
+    ]
 
 
 def optional_processes(state: State, t: Topology, binaries: dict[str, str]) -> list[Process]:
@@ -513,7 +517,11 @@ def up(options: Options) -> list[str]:
         f"tokens: {state.config / 'secrets'}/ (the inbox page asks for {ONCALL_TOKEN}: any "
         "user name, the token as password)"
     )
-    lines.append(f"logs: {state.logs}/   stop: obsstack down --state-dir {state.root}")
+    if topology.runs("otel-collector"):
+        logs = f"logs: {state.logs}/ and Loki (the services send them to the Collector over OTLP)"
+    else:
+        logs = f"logs: {state.logs}/ only (no Collector, so none reach Loki)"
+    lines.append(f"{logs}   stop: obsstack down --state-dir {state.root}")
     return lines
 
 
