@@ -27,7 +27,7 @@ def rule_files(spec: SLOSpec, source: str) -> dict[str, str]:
     """File name -> content of every rule file: one per SLO, then the stack's."""
     files = {
         rules_file(slo): to_yaml(
-            {"groups": [rules.rule_group(slo, spec.service(slo.service).depends_on)]}, source
+            {"groups": rules.rule_groups(slo, spec.service(slo.service).depends_on)}, source
         )
         for slo in spec.slos
     }

@@ -13,6 +13,9 @@ series: one, or one per group of a grouped SLI (``sum by (route) (...)``).
                                                 SLO's window table, traffic-weighted, 0 (never
                                                 NaN) without traffic
 ``slo:error_ratio:period``                      the same over the SLO period, so far
+``slo:events:<base>``, ``slo:errors:<base>``    events counted in the base window, recorded
+                                                once per base window (group ``...-period``):
+                                                the tiles the period sums
 ``slo:period_coverage:ratio``                   share of the period the records cover (a
                                                 deployment 3 hours old: 3h / 30d)
 ``slo:burn_rate:period``                        period error ratio / error budget
@@ -52,6 +55,21 @@ def errors_per_second(slo: SLO, window: str = "") -> str:
     return f"{PREFIX}errors_per_second:{window or slo.base_window_name}"
 
 
+def events_in(slo: SLO) -> str:
+    """Name of the record of all events counted in the base window (a period tile)."""
+    return f"{PREFIX}events:{slo.base_window_name}"
+
+
+def errors_in(slo: SLO) -> str:
+    """Name of the record of error events counted in the base window (a period tile)."""
+    return f"{PREFIX}errors:{slo.base_window_name}"
+
+
+def sampled_error_ratio(slo: SLO) -> str:
+    """Name of the base window's error ratio, recorded once per base window (``ratio`` SLIs)."""
+    return f"{PREFIX}error_ratio_sampled:{slo.base_window_name}"
+
+
 def error_ratio(window: str) -> str:
     """Name of the error-ratio record over ``window`` (``5m``, ``1h``, ... or ``period``)."""
     return f"{PREFIX}error_ratio:{window}"
@@ -83,8 +101,9 @@ def burn_rate_query(slo: SLO, window: str) -> str:
 def all_records(slo: SLO) -> list[str]:
     """Every record name ``slo`` gets, in the order the rule group evaluates them."""
     raw = [] if slo.sli.kind == "ratio" else [slo.base_window_name, slo.head_window_name]
+    tiles = [sampled_error_ratio(slo)] if not raw else [events_in(slo), errors_in(slo)]
     return [
-        *(name for w in dict.fromkeys(raw) for name in (events_per_second(slo, w),)),
+        *(events_per_second(slo, w) for w in dict.fromkeys(raw)),
         *(errors_per_second(slo, w) for w in dict.fromkeys(raw)),
         *(error_ratio(w) for w in slo.window_names),
         ERROR_RATIO_PERIOD,
@@ -93,4 +112,5 @@ def all_records(slo: SLO) -> list[str]:
         ERROR_BUDGET,
         BURN_RATE_PERIOD,
         ERROR_BUDGET_REMAINING,
+        *tiles,
     ]

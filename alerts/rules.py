@@ -15,7 +15,9 @@ Layout (names in :mod:`alerts.records`):
    between two evaluations (Prometheus 2 and 3 count the same samples).
 3. The period's budget: errors so far against the budget of the whole period, the period's
    traffic extrapolated from the traffic so far (``slo:period_coverage:ratio``), so a young
-   deployment is not "exhausted" by its first burst.
+   deployment is not "exhausted" by its first burst. The period beyond the head is summed from
+   base-window tiles (``slo:events:5m``, ``slo:errors:5m``) that a second group records once
+   per base window: reading 30 days of them decodes 8,640 samples, not 86,400.
 4. Alerts read the records of the same evaluation. ``AlertExplained`` fires while a louder alert
    explains one of this SLO's burn-rate alerts and only while that alert's own condition holds:
    Alertmanager mutes the explained alert (:mod:`exporters.bundle.configs`) and never its
@@ -133,17 +135,17 @@ def ratio_rules(slo: SLO) -> list[dict[str, Any]]:
     ]
     budget = number_text(slo.error_budget)
     period = number_text(slo.period)
-    step = number_text(slo.evaluation_interval)
     if slo.sli.kind == "ratio":
-        base = _q(records.error_ratio(slo.base_window_name), slo)
-        period_ratio = f"avg_over_time({base}[{slo.period_name}])"
-        covered = f"count_over_time({base}[{slo.period_name}]) * {step}"
+        tiles = _q(records.sampled_error_ratio(slo), slo)
+        period_ratio = f"avg_over_time({tiles}{_tile_range(slo, slo.period)})"
+        covered = f"count_over_time({tiles}{_tile_range(slo, slo.period)}) * {_base(slo)}"
     else:
-        period_ratio = _ratio_over(slo, slo.period)
-        base = _q(records.events_per_second(slo), slo)
+        period_ratio = _period_ratio(slo)
+        tiles = _q(records.events_in(slo), slo)
+        head = _q(records.events_per_second(slo, slo.head_window_name), slo)
         covered = (
-            f"{number_text(slo.head_window)} + (count_over_time({base}{_range(slo, slo.period)})"
-            f" * {step}\n   or {base} * 0)"
+            f"{number_text(slo.head_window)} + (count_over_time({tiles}"
+            f"{_tile_range(slo, slo.period)}) * {_base(slo)}\n   or {head} * 0)"
         )
     rules += [
         _rule(records.ERROR_RATIO_PERIOD, period_ratio, slo),
@@ -158,6 +160,56 @@ def ratio_rules(slo: SLO) -> list[dict[str, Any]]:
         ),
     ]
     return rules
+
+
+# -- the period, from base-window tiles -----------------------------------------------------------
+
+
+def _base(slo: SLO) -> str:
+    return number_text(slo.base_window)
+
+
+def _tile_range(slo: SLO, span: float) -> str:
+    """The base-window tiles older than the head, as a subquery: one value per base window,
+    taken at absolute multiples of it, whichever interval the tiles were recorded at."""
+    length = format_duration(span - slo.head_window)
+    return f"[{length}:{slo.base_window_name}] offset {slo.head_window_name}"
+
+
+def _period_count(slo: SLO, kind: str) -> str:
+    """Events or errors over the period: the head, exactly, then the tiles before it.
+
+    A tile counts the base window before it was recorded, so the tiles taken one base window
+    apart count each event once; between the newest tile and the head, up to a base window
+    (two, at the tile group's own interval) is not counted: the period may miss the events of
+    a few minutes some 30 minutes ago, and never counts one twice.
+    """
+    per_second = records.events_per_second if kind == "events" else records.errors_per_second
+    counted = records.events_in if kind == "events" else records.errors_in
+    head = _q(per_second(slo, slo.head_window_name), slo)
+    tiles = f"sum_over_time({_q(counted(slo), slo)}{_tile_range(slo, slo.period)})"
+    return f"{head} * {number_text(slo.head_window)}\n+ ({tiles}\n   or {head} * 0)"
+
+
+def _period_ratio(slo: SLO) -> str:
+    errors, events = _period_count(slo, "errors"), _period_count(slo, "events")
+    return f"(\n{errors}\n)\n/\nclamp_min(\n{events},\n{NO_TRAFFIC_FLOOR})"
+
+
+def tile_rules(slo: SLO) -> list[dict[str, Any]]:
+    """What the period sums, recorded once per base window in a group of its own: a 30-day
+    read then decodes a sample per base window, not one per evaluation."""
+    if slo.sli.kind == "ratio":
+        ratio = _q(records.error_ratio(slo.base_window_name), slo)
+        return [_rule(records.sampled_error_ratio(slo), ratio, slo)]
+    return [
+        _rule(
+            records.events_in(slo), f"{_q(records.events_per_second(slo), slo)} * {_base(slo)}", slo
+        ),
+        _rule(
+            records.errors_in(slo), f"{_q(records.errors_per_second(slo), slo)} * {_base(slo)}", slo
+        ),
+    ]
 
 
 def burn_condition(slo: SLO, tier: AlertTier) -> str:
@@ -300,7 +352,7 @@ def absent_records(slo: SLO) -> list[str]:
 
 
 def rule_group(slo: SLO, dependencies: tuple[str, ...] = ()) -> dict[str, Any]:
-    """The SLO's rule group: records first, so the alerts see this evaluation's values.
+    """The SLO's main group: records first, so the alerts see this evaluation's values.
 
     ``dependencies`` are the service's ``depends_on``: their outages explain its burn.
     """
@@ -308,3 +360,17 @@ def rule_group(slo: SLO, dependencies: tuple[str, ...] = ()) -> dict[str, Any]:
     if slo.sloth_records:
         rules += sloth_records.rules(slo)
     return {"name": slo.rule_group, "interval": slo.evaluation_interval_name, "rules": rules}
+
+
+def period_group(slo: SLO) -> dict[str, Any]:
+    """The group that records the period's tiles, once per base window."""
+    return {
+        "name": f"{slo.rule_group}-period",
+        "interval": slo.base_window_name,
+        "rules": tile_rules(slo),
+    }
+
+
+def rule_groups(slo: SLO, dependencies: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """Both groups of an SLO, as its rule file holds them."""
+    return [rule_group(slo, dependencies), period_group(slo)]

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from alerts import notes, records, series
 from alerts.model import SLO, AlertTier, AlertWindow
-from alerts.rules import alert_labels, sum_range
+from alerts.rules import alert_labels
 from alerts.series import Segment
 from exporters import naming
 from exporters.spec import format_duration
@@ -72,12 +72,11 @@ def _stable(value: float, render: str) -> bool:
 
 
 def coverage(slo: SLO, minutes: int) -> float:
-    """``slo:period_coverage:ratio`` at ``minutes``, with records from minute 0 on."""
-    step = slo.evaluation_interval
-    _length, offset = sum_range(slo, slo.period)
+    """``slo:period_coverage:ratio`` at ``minutes``, with records from minute 1 on: the head,
+    and a tile at every multiple of the base window older than the head."""
     now = minutes * 60
-    count = math.floor((now - offset) / step) + 1 if now >= offset else 0
-    return min((slo.head_window + count * step) / slo.period, 1.0)
+    tiles = max(0, math.floor((now - slo.head_window) / slo.base_window))
+    return min((slo.head_window + tiles * slo.base_window) / slo.period, 1.0)
 
 
 def above(slo: SLO, threshold: float, share: float = 0.0, margin: float = 1.01) -> float:

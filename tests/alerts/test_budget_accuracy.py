@@ -19,7 +19,7 @@ import yaml
 
 from alerts import load_spec, records
 from alerts.render import to_yaml
-from alerts.rules import rule_group
+from alerts.rules import rule_groups
 from tests.alerts.promtool import run
 
 MINUTES = 2 * 24 * 60
@@ -63,7 +63,7 @@ def test_budget_remaining_is_within_one_percent_of_budget_under_uneven_traffic(t
         )
     )
     slo = load_spec(spec_path).slos[0]
-    (tmp_path / "rules.yml").write_text(to_yaml({"groups": [rule_group(slo)]}, "test"))
+    (tmp_path / "rules.yml").write_text(to_yaml({"groups": rule_groups(slo)}, "test"))
     per_minute = [traffic(m) for m in range(MINUTES)]
     errors = sum(e for _r, e in per_minute)
     requests = sum(r for r, _e in per_minute)

@@ -8,6 +8,7 @@ deliberately broken rule file shows that they catch a wrong threshold.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -79,10 +80,10 @@ def _groups() -> list[dict[str, Any]]:
 def test_each_slo_records_exactly_the_names_of_the_records_api():
     by_group = {g["name"]: g for g in _groups()}
     for slo in load_default_spec().slos:
-        group = by_group[slo.rule_group]
-        recorded = [r["record"] for r in group["rules"] if "record" in r]
+        groups = (by_group[slo.rule_group], by_group[f"{slo.rule_group}-period"])
+        recorded = [r["record"] for g in groups for r in g["rules"] if "record" in r]
         assert sorted(recorded) == sorted(records.all_records(slo))
-        for rule in group["rules"]:
+        for rule in (r for g in groups for r in g["rules"]):
             promql_parser.parse(rule["expr"])
         for window in (*slo.window_names, "period"):
             promql_parser.parse(records.burn_rate_query(slo, window))
@@ -104,6 +105,23 @@ def test_only_the_base_and_head_window_rules_read_raw_series():
         for measure in ("events", "errors")
         for window in ("5m", "30m")
     }
+
+
+def test_the_period_reads_only_tiles_recorded_once_per_base_window():
+    """The other cost claim: a 30-day read decodes one sample per base window, not one per
+    evaluation: it takes the tiles of the ``-period`` group, every base window, as a subquery."""
+    by_group = {g["name"]: g for g in _groups()}
+    for slo in load_default_spec().slos:
+        period = by_group[f"{slo.rule_group}-period"]
+        assert period["interval"] == slo.base_window_name
+        tiles = {r["record"] for r in period["rules"]}
+        for rule in by_group[slo.rule_group]["rules"]:
+            ranges = re.findall(r"([a-z_:0-9]+)\{[^}]*\}\[((\d+)d[^\]]*)\]", rule["expr"])
+            for selector, window, days in ranges:
+                if int(days) < 4:  # the alert windows, up to 3d, sum the evaluations' own
+                    continue
+                assert selector in tiles, (rule.get("record"), selector)
+                assert window.endswith(f":{slo.base_window_name}"), window
 
 
 def test_alerts_carry_identity_tier_and_links():

@@ -14,7 +14,7 @@ import yaml
 
 from alerts import load_spec, records
 from alerts.render import to_yaml
-from alerts.rules import rule_group
+from alerts.rules import rule_groups
 from tests.alerts.promtool import run
 
 
@@ -48,7 +48,7 @@ def test_every_spelling_of_the_bound_is_the_threshold_bucket(tmp_path: Path):
         )
     )
     slo = load_spec(spec_path).slos[0]
-    (tmp_path / "rules.yml").write_text(to_yaml({"groups": [rule_group(slo)]}, "test"))
+    (tmp_path / "rules.yml").write_text(to_yaml({"groups": rule_groups(slo)}, "test"))
     labels = "{" + ", ".join(f'{k}="{v}"' for k, v in sorted(records.labels(slo).items())) + "}"
     test = {
         "rule_files": ["rules.yml"],

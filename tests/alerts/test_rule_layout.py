@@ -15,7 +15,7 @@ import yaml
 
 from alerts import load_spec, records
 from alerts.render import to_yaml
-from alerts.rules import rule_group
+from alerts.rules import rule_groups
 from exporters import naming
 from tests.alerts.promtool import generate_into, run
 from tests.support import sloth_layout
@@ -58,7 +58,8 @@ def test_an_obsstack_slo_with_both_tiers_disabled_records_everything_and_alerts_
         """,
     )
     out = generate_into(tmp_path / "out", path)
-    quiet = yaml.safe_load((out / "api.quiet.rules.yml").read_text())["groups"][0]["rules"]
+    groups = yaml.safe_load((out / "api.quiet.rules.yml").read_text())["groups"]
+    quiet = [rule for group in groups for rule in group["rules"]]
     assert [r for r in quiet if "alert" in r] == []
     assert {r["record"] for r in quiet} == set(records.all_records(load_spec(path).slos[0]))
     tickets = yaml.safe_load((out / "api.tickets-only.rules.yml").read_text())["groups"][0]
@@ -121,7 +122,7 @@ def test_a_grouped_sli_alerts_per_group_as_sloths_rules_do(tmp_path: Path):
             for _layout, query in checks
         ],
     }
-    _promtool(tmp_path, [rule_group(slo), *sloth_layout.groups(slo)], test)
+    _promtool(tmp_path, [*rule_groups(slo), *sloth_layout.groups(slo)], test)
 
 
 def test_sloth_record_names_serve_sloths_dashboards_without_doubling_ours(tmp_path: Path):
@@ -180,4 +181,4 @@ def test_sloth_record_names_serve_sloths_dashboards_without_doubling_ours(tmp_pa
             },
         ],
     }
-    _promtool(tmp_path, [rule_group(slo)], test)
+    _promtool(tmp_path, rule_groups(slo), test)

@@ -22,7 +22,7 @@ from alerts import series
 from alerts.load import load_spec
 from alerts.model import SLO
 from alerts.render import to_yaml
-from alerts.rules import rule_group
+from alerts.rules import rule_groups
 from alerts.series import Segment
 from exporters import naming
 from exporters.spec import format_duration
@@ -159,7 +159,7 @@ def run(
     """Timelines of ``scenarios`` for ``slo``: obsstack's rules and Sloth's, one promtool run."""
     with tempfile.TemporaryDirectory(prefix="obsstack-timing-") as workdir:
         rules = Path(workdir) / "rules.yml"
-        groups = [rule_group(slo, dependencies), *sloth_layout.groups(slo)]
+        groups = [*rule_groups(slo, dependencies), *sloth_layout.groups(slo)]
         rules.write_text(to_yaml({"groups": groups}, "tests/support/timing.py"))
         tests = Path(workdir) / "timing.test.yml"
         document = {
