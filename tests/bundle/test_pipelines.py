@@ -15,10 +15,11 @@ Upstream facts these checks rest on (read in the pinned sources):
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 
+from exporters.otel import Signal, export_configured
 from tests.bundle.test_compose import mounts, services
 from tests.bundle.test_configs import in_compose
 
@@ -34,21 +35,18 @@ def collector_hosts(value: str) -> bool:
 
 
 def sends_otlp(service: dict[str, Any], signal: str) -> bool:
-    """Whether a service exports ``signal`` to the bundle's Collector, by the OTEL_* variables
-    of its environment: an endpoint for the signal (or all), and neither OTEL_SDK_DISABLED nor
-    an OTEL_<SIGNAL>_EXPORTER without otlp (the rule exporters.otel applies)."""
+    """Whether a service exports ``signal`` to the bundle's Collector: by the rule the
+    services themselves apply to the OTEL_* variables of their environment (exporters.otel),
+    with the endpoint on the Collector. Nothing in obsstack exports OTLP metrics, so a
+    service sends them only when it names the Collector for them explicitly."""
     env = {k: str(v) for k, v in (service.get("environment") or {}).items()}
-    if env.get("OTEL_SDK_DISABLED", "").lower() == "true":
-        return False
-    exporters = env.get(f"OTEL_{signal.upper()}_EXPORTER", "").lower()
-    if exporters and "otlp" not in {e.strip() for e in exporters.split(",")}:
-        return False
     endpoint = env.get(f"OTEL_EXPORTER_OTLP_{signal.upper()}_ENDPOINT") or env.get(
         "OTEL_EXPORTER_OTLP_ENDPOINT", ""
     )
-    if signal == "metrics":  # no obsstack code exports OTLP metrics: it opts in explicitly
-        return bool(endpoint) and exporters == "otlp" and collector_hosts(endpoint)
-    return collector_hosts(endpoint)
+    if signal == "metrics":
+        exporters = env.get("OTEL_METRICS_EXPORTER", "").strip().lower()
+        return exporters == "otlp" and collector_hosts(endpoint)
+    return export_configured(cast(Signal, signal), env) and collector_hosts(endpoint)
 
 
 def otlp_senders(signal: str) -> set[str]:
