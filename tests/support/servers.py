@@ -220,6 +220,14 @@ class PrivatePrometheus:
         assert body["status"] == "success", body
         return list(body["data"]["result"])
 
+    def last_evaluations(self, longest: float) -> dict[str, str]:
+        """Rule group name -> when it was last evaluated (RFC 3339; "0001-..." before its
+        first evaluation), for the groups evaluated at most every ``longest`` seconds."""
+        response = httpx.get(f"{self.url}/api/v1/rules", timeout=10)
+        response.raise_for_status()
+        groups = response.json()["data"]["groups"]
+        return {g["name"]: g["lastEvaluation"] for g in groups if g["interval"] <= longest}
+
     def targets(self) -> list[dict[str, Any]]:
         response = httpx.get(f"{self.url}/api/v1/targets", timeout=10)
         response.raise_for_status()
