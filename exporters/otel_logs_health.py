@@ -1,9 +1,10 @@
 """How well logs leave over OTLP: what the export loses, said on stderr once, then rarely.
 
 :class:`ExportHealth` counts failed batches and dropped records (queue full, or in a batch that
-failed) and logs ``log export over OTLP is failing ...`` at the first failure, then at most once
-every :data:`REPORT_INTERVAL` with the counts since, and ``log export over OTLP works again``
-when a batch gets through after a reported failure. :class:`SdkMessages` keeps the SDK's own
+failed) and logs ``log export over OTLP is failing ...`` at the first failure (an earlier line
+about a full queue does not hold it back), then at most once every :data:`REPORT_INTERVAL` with
+the counts since, and ``log export over OTLP works again`` when a batch gets through after a
+reported failure. :class:`SdkMessages` keeps the SDK's own
 messages about the failing export (one per retry, timeout or batch) off the JSON lines; the
 last of them is the reason the report gives.
 """
@@ -44,6 +45,7 @@ class ExportHealth:
         self._failed_batches = 0
         self._dropped = 0
         self._failing = False
+        self._said_failing = False  # the last line said that export is failing
         self._reported_at: float | None = None
         self._unreported = False  # a failure or drop happened since the last line
 
@@ -58,8 +60,8 @@ class ExportHealth:
     def exported(self, count: int, ok: bool) -> None:
         with self._lock:
             if ok:
-                recovered = self._failing and self._reported_at is not None
-                self._failing = False
+                recovered = self._failing and self._said_failing
+                self._failing = self._said_failing = False
             else:
                 recovered = False
                 self._failing = True
@@ -80,8 +82,13 @@ class ExportHealth:
     def _report(self) -> None:
         now = time.monotonic()
         with self._lock:
+            # A failing export is said at once, even soon after a line about a full queue
+            # (a collector that never answers fills the queue before its first timeout).
+            news = self._failing and not self._said_failing
             if not self._unreported or (
-                self._reported_at is not None and now - self._reported_at < self.interval
+                not news
+                and self._reported_at is not None
+                and now - self._reported_at < self.interval
             ):
                 return
             fields = {
@@ -93,6 +100,7 @@ class ExportHealth:
             if self._reported_at is not None:
                 fields["since_seconds"] = int(now - self._reported_at)
             failing = self._failing
+            self._said_failing = failing
             self._failed_batches = self._dropped = 0
             self._reported_at = now
             self._unreported = False

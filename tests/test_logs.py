@@ -202,9 +202,21 @@ def exporting(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
         if name.startswith(("OTEL_", "OBSSTACK_LOG")):
             monkeypatch.delenv(name)
     monkeypatch.setenv("OTEL_BLRP_SCHEDULE_DELAY", "50")
+    forget_sdk_messages()
     yield monkeypatch
     stop_log_export()
     configure_logging("WARNING", env={})
+
+
+def forget_sdk_messages() -> None:
+    """Each test starts as a new process would: the SDK's exporter loggers drop a message
+    repeated within 20 s (their DuplicateFilter), so that an earlier test's failure would keep
+    this test's from being seen."""
+    for name, logger in logging.Logger.manager.loggerDict.items():
+        if name.startswith("opentelemetry") and isinstance(logger, logging.Logger):
+            for found in logger.filters:
+                if hasattr(found, "last_log"):
+                    del found.last_log
 
 
 def otlp_handlers() -> list[OtlpLogHandler]:
@@ -349,6 +361,32 @@ def test_a_stalled_collector_costs_dropped_records_not_memory_or_time(stream, ex
     [dropped] = [line for line in lines(stream) if line["logger"] == "obsstack.log_export"]
     assert dropped["message"] == "log records dropped: the OTLP export queue is full"
     assert dropped["dropped_records"] == 1  # counted until now; the next line comes much later
+
+
+def test_a_hung_collector_is_reported_failing_after_its_queue_filled(stream, exporting, receiver):
+    """A collector that never answers fills the queue before the first export times out: the
+    line about the full queue does not hold back the one that says export is failing."""
+    exporting.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.http.url)
+    exporting.setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "1")
+    exporting.setenv("OTEL_BLRP_MAX_QUEUE_SIZE", "16")
+    exporting.setenv("OTEL_BLRP_MAX_EXPORT_BATCH_SIZE", "8")
+    receiver.stall()
+    configure_logging("INFO", stream=stream, service_name=SERVICE)
+    log = logging.getLogger("app")
+    for i in range(100):
+        log.info("record %d", i)
+
+    def export_lines() -> list[str]:
+        return [line["message"] for line in lines(stream) if line["logger"] != "app"]
+
+    try:
+        wait_until(lambda: len(export_lines()) >= 2, 10, "the failing export to be reported")
+        assert export_lines() == [
+            "log records dropped: the OTLP export queue is full",
+            "log export over OTLP is failing: records are dropped, not kept, until it works",
+        ]
+    finally:
+        receiver.release()
 
 
 def test_a_refusing_collector_is_reported_once_instead_of_the_sdks_messages(stream, exporting):

@@ -206,8 +206,12 @@ def test_an_ai_query_is_one_trace_with_a_client_span_to_the_model_api(demo, traf
     )
     trace_id = line["trace_id"]
 
-    wait_until(lambda: any(s.is_client for s in demo.receiver.spans if s.trace_id == trace_id),
-               10, "the client span")  # fmt: skip
+    def both_spans() -> bool:
+        spans = [s for s in demo.receiver.spans if s.trace_id == trace_id]
+        return any(s.is_client for s in spans) and any(s.is_server for s in spans)
+
+    # The client span ends first and may be exported in an earlier batch than the server span.
+    wait_until(both_spans, 10, "the server and client spans")
     trace = [s for s in demo.receiver.spans if s.trace_id == trace_id]
     [server] = [s for s in trace if s.is_server]
     [client] = [s for s in trace if s.is_client]
