@@ -377,7 +377,7 @@ def test_a_hung_collector_is_reported_failing_after_its_queue_filled(stream, exp
         log.info("record %d", i)
 
     def export_lines() -> list[str]:
-        return [line["message"] for line in lines(stream) if line["logger"] != "app"]
+        return [str(line["message"]) for line in lines(stream) if line["logger"] != "app"]
 
     try:
         wait_until(lambda: len(export_lines()) >= 2, 10, "the failing export to be reported")
