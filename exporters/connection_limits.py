@@ -27,7 +27,7 @@ from uvicorn.server import ServerState
 from exporters.server_loop import BoundedLog
 from exporters.serving import ServerLimits
 
-log = logging.getLogger("exporters.serving")
+log = logging.getLogger("obsstack.serving")
 
 
 class BodyLimit:

@@ -30,7 +30,7 @@ from exporters.spec import ConfigError, Secrets, scrub_dsn_passwords
 Scrub = Callable[[str], str]
 
 LEVEL_ENV = "OBSSTACK_LOG_LEVEL"  # root level, e.g. "debug"
-LEVELS_ENV = "OBSSTACK_LOG_LEVELS"  # per logger, e.g. "exporters.kpis=debug,uvicorn.access=warning"
+LEVELS_ENV = "OBSSTACK_LOG_LEVELS"  # per logger, e.g. "obsstack.kpis=debug,uvicorn.access=warning"
 _LEVEL_NAMES = ("debug", "info", "warning", "error", "critical")
 
 REQUEST_ID: ContextVar[str | None] = ContextVar("obsstack_request_id", default=None)
@@ -157,7 +157,7 @@ def set_tenant(tenant_id: str | None) -> None:
 
 
 def parse_levels(text: str, source: str = LEVELS_ENV) -> dict[str, str]:
-    """``"exporters.kpis=debug, uvicorn.access=warning"`` -> {logger: LEVEL}; ConfigError if bad."""
+    """``"obsstack.kpis=debug, uvicorn.access=warning"`` -> {logger: LEVEL}; ConfigError if bad."""
     levels: dict[str, str] = {}
     for item in filter(None, (part.strip() for part in text.split(","))):
         name, sep, level = item.partition("=")
@@ -202,7 +202,7 @@ def configure_logging(
 ) -> logging.Handler:
     """Send every log record (obsstack's, uvicorn's, libraries') as one JSON line to ``stream``.
 
-    ``level`` is the root level and ``levels`` sets single loggers (``{"exporters.kpis":
+    ``level`` is the root level and ``levels`` sets single loggers (``{"obsstack.kpis":
     "debug"}``), both usually from a configuration file; the environment overrides them:
     ``OBSSTACK_LOG_LEVEL`` for the root, ``OBSSTACK_LOG_LEVELS`` (``logger=level,...``) per logger.
 

@@ -15,7 +15,7 @@ import resource
 import socket
 from typing import Any
 
-log = logging.getLogger("exporters.serving")
+log = logging.getLogger("obsstack.serving")
 LOG_INTERVAL = 10.0  # seconds between two lines about the same kind of event
 
 

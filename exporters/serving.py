@@ -16,7 +16,7 @@ from typing import Any
 
 from exporters.spec import ConfigError, parse_duration
 
-log = logging.getLogger("exporters.serving")
+log = logging.getLogger("obsstack.serving")
 
 ENV_PREFIX = "OBSSTACK_SERVER_"  # OBSSTACK_SERVER_MAX_CONNECTIONS, ..._HEADER_TIMEOUT, ...
 # Descriptors kept for what a server opens itself (database pools, probes, log files).

@@ -7,8 +7,10 @@ import io
 import json
 import logging
 import os
+import re
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
@@ -19,6 +21,8 @@ from exporters.otel_logs import OtlpLogHandler, stop_log_export
 from exporters.spec import ConfigError, Secrets
 from tests.instrumentation.otlp import OtlpReceiver
 from tests.support.processes import free_port, wait_until
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -34,11 +38,11 @@ def lines(stream: io.StringIO) -> list[dict[str, object]]:
 
 def test_every_record_is_one_json_line_with_the_standard_fields(stream):
     configure_logging("INFO", stream=stream, env={})
-    logging.getLogger("exporters.demo").info("served %d queries", 3, extra={"agent": "planner"})
+    logging.getLogger("obsstack.demo").info("served %d queries", 3, extra={"agent": "planner"})
     [line] = lines(stream)
     assert list(line)[:4] == ["timestamp", "level", "logger", "message"]
     assert line["level"] == "INFO"
-    assert line["logger"] == "exporters.demo"
+    assert line["logger"] == "obsstack.demo"
     assert line["message"] == "served 3 queries"
     assert line["agent"] == "planner"
     assert str(line["timestamp"]).startswith("20")
@@ -69,14 +73,38 @@ def test_levels_per_logger_from_configuration_and_environment(stream):
     configure_logging(
         "WARNING",
         stream=stream,
-        levels={"exporters.kpis": "debug", "noisy": "info"},
+        levels={"obsstack.kpis": "debug", "noisy": "info"},
         env={"OBSSTACK_LOG_LEVELS": "noisy=error, uvicorn.access=warning"},
     )
-    logging.getLogger("exporters.kpis.engine").debug("kept: child of a debug logger")
+    logging.getLogger("obsstack.kpis.engine").debug("kept: child of a debug logger")
     logging.getLogger("noisy").warning("dropped: the environment raised it to error")
     logging.getLogger("other").info("dropped: root is warning")
     logging.getLogger("uvicorn.access").info("dropped")
     assert [line["message"] for line in lines(stream)] == ["kept: child of a debug logger"]
+
+
+def logger_names() -> set[str]:
+    """The logger names obsstack's code asks for, read from its source."""
+    names = set()
+    for root in ("exporters", "alerts", "dashboards"):
+        for path in (REPO / root).rglob("*.py"):
+            names |= set(re.findall(r'getLogger\("([^"]+)"\)', path.read_text()))
+    return names
+
+
+def test_every_obsstack_logger_is_under_obsstack_and_documented(stream):
+    """One namespace: OBSSTACK_LOG_LEVELS=obsstack=debug reaches every part, and the table of
+    exporters/CONFIGURATION.md names each logger."""
+    libraries = {"uvicorn.error", "uvicorn.access", "httpx"}
+    ours = logger_names() - libraries
+    assert ours and all(name.startswith("obsstack.") for name in ours), ours
+    documented = (REPO / "exporters/CONFIGURATION.md").read_text()
+    assert {name for name in ours if f"`{name}`" not in documented} == set()
+
+    configure_logging("WARNING", stream=stream, env={"OBSSTACK_LOG_LEVELS": "obsstack=debug"})
+    for name in sorted(ours):
+        logging.getLogger(name).debug("from %s", name)
+    assert {line["logger"] for line in lines(stream)} == ours
 
 
 def test_the_environment_overrides_the_root_level(stream):
@@ -137,7 +165,7 @@ def test_secrets_are_redacted_in_every_field_of_a_record(stream):
     secrets = Secrets()
     secrets.add("known-config-secret")
     configure_logging("INFO", secrets.scrub, stream=stream, env={})
-    log = logging.getLogger("exporters.demo")
+    log = logging.getLogger("obsstack.demo")
     try:
         raise ConnectionError("cannot reach postgresql://app:hunter2@db/app")
     except ConnectionError:
@@ -260,7 +288,7 @@ def test_records_leave_with_severity_trace_context_resource_and_no_secret(
     configure_logging(
         "INFO", secrets.scrub, stream=stream, service_name=SERVICE, service_version="9.9.9"
     )
-    log = logging.getLogger("exporters.demo")
+    log = logging.getLogger("obsstack.demo")
     tracer = TracerProvider().get_tracer("test")
     token = REQUEST_ID.set("req-7")
     try:
@@ -292,7 +320,7 @@ def test_records_leave_with_severity_trace_context_resource_and_no_secret(
     assert (warning.severity_text, warning.severity_number) == ("WARN", 13)
     assert warning.trace_id == f"{context.trace_id:032x}"
     assert warning.span_id == f"{context.span_id:016x}"
-    assert warning.scope == "exporters.demo"
+    assert warning.scope == "obsstack.demo"
     assert {
         k: warning.attributes[k]
         for k in ("agent_type", "attempts", "headers", "db_password", "note", "request_id")

@@ -137,7 +137,7 @@ async def test_failed_accepts_are_one_line_per_interval_other_errors_go_on(caplo
     handler(loop, {"message": "Task exception was never retrieved"})
     lines = [(r.name, r.getMessage()) for r in caplog.records]
     assert len(lines) == 2
-    assert lines[0][0] == "exporters.serving"
+    assert lines[0][0] == "obsstack.serving"
     assert lines[0][1].startswith("cannot accept connections: Too many open files (RLIMIT_NOFILE ")
     assert lines[0][1].endswith("); retrying every second")
     assert lines[1] == ("asyncio", "Task exception was never retrieved")

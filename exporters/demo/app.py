@@ -36,7 +36,7 @@ from exporters.instrumentation import (
 )
 from exporters.logs import configure_logging
 
-log = logging.getLogger("exporters.demo")
+log = logging.getLogger("obsstack.demo")
 _rng = random.Random()
 MODEL_TIMEOUT_SECONDS = 8.0
 

@@ -18,7 +18,7 @@ import asyncpg
 from exporters.demo.platform import Platform
 from exporters.instrumentation import BusinessMetrics
 
-log = logging.getLogger("exporters.demo.jobs")
+log = logging.getLogger("obsstack.demo.jobs")
 _SYNCED_ENTITIES = ("tenants", "users", "code_reviews")
 _rng = random.Random()
 

@@ -18,7 +18,7 @@ from exporters.demo.catalogue import (
 )
 from exporters.demo.schema import check_password
 
-log = logging.getLogger("exporters.demo")
+log = logging.getLogger("obsstack.demo")
 ACTIVE_WINDOW_SECONDS = 300
 
 

@@ -28,7 +28,7 @@ from exporters.demo.catalogue import (
     user_password,
 )
 
-log = logging.getLogger("exporters.demo.traffic")
+log = logging.getLogger("obsstack.demo.traffic")
 SCANNER_PATHS = (
     "/wp-login.php", "/.env", "/admin/config.php", "/phpmyadmin/index.php", "/.git/config",
     "/api/v1/../../etc/passwd", "/actuator/health", "/cgi-bin/luci", "/v2/_catalog",
