@@ -91,14 +91,23 @@ def run_tokens(args: argparse.Namespace) -> int:
 
 
 def _port(text: str) -> tuple[str, int]:
+    """``NAME=N`` (a component's main port) or ``NAME:WHICH=N`` (another port it listens on)."""
     from exporters.bundle.topology import COMPONENTS
 
-    name, _, port = text.partition("=")
-    if name not in COMPONENTS or not port.isdigit() or not 0 < int(port) < 65536:
+    key, _, port = text.partition("=")
+    name, _, which = key.partition(":")
+    component = COMPONENTS.get(name)
+    if component is None or not port.isdigit() or not 0 < int(port) < 65536:
         raise argparse.ArgumentTypeError(
-            f"expected NAME=PORT with NAME one of {', '.join(COMPONENTS)} (got {text!r})"
+            f"expected NAME=PORT or NAME:WHICH=PORT with NAME one of {', '.join(COMPONENTS)} "
+            f"(got {text!r})"
         )
-    return name, int(port)
+    if which and which not in component.ports:
+        known = ", ".join(component.ports) or "none"
+        raise argparse.ArgumentTypeError(
+            f"{name} has no port {which!r} (its other ports: {known}; got {text!r})"
+        )
+    return key, int(port)
 
 
 def _runner_arguments(parser: argparse.ArgumentParser) -> None:
@@ -125,8 +134,9 @@ def register_runner(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
         type=_port,
         action="append",
         default=[],
-        metavar="NAME=PORT",
-        help="listen port of a component (repeatable)",
+        metavar="NAME[:WHICH]=PORT",
+        help="listen port of a component, or another of its ports such as jaeger:health "
+        "(repeatable; every port is checked free before anything starts)",
     )
     up.add_argument("--exporter-config", type=Path, help="probe exporter configuration")
     up.add_argument("--scrape-interval", default="15s", help="Prometheus scrape and rule interval")

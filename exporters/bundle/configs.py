@@ -19,7 +19,6 @@ from exporters.bundle.alerting import LOCAL, Alerting
 from exporters.bundle.tokens import ONCALL_TOKEN
 from exporters.bundle.topology import (
     COLLECTOR_EXPORTED_JOB,
-    COLLECTOR_EXPORTED_METRICS_PORT,
     COMPONENTS,
     Topology,
 )
@@ -95,7 +94,7 @@ def prometheus_config(topology: Topology, dependencies: list[str], stack: str) -
             jobs.append(
                 _static(
                     COLLECTOR_EXPORTED_JOB,
-                    topology.address(name, COLLECTOR_EXPORTED_METRICS_PORT),
+                    topology.address(name, "exported-metrics"),
                     honor_labels=True,
                 )
             )

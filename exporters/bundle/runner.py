@@ -44,7 +44,7 @@ from exporters.bundle.native_exporters import (
 )
 from exporters.bundle.native_exporters import RunnerError as RunnerError  # part of this API
 from exporters.bundle.tokens import ONCALL_TOKEN, SCRAPE_TOKEN, ensure_tokens
-from exporters.bundle.topology import COLLECTOR_EXPORTED_METRICS_PORT, COMPONENTS, Topology
+from exporters.bundle.topology import COMPONENTS, Topology
 
 OBSSTACK = [sys.executable, "-m", "exporters.cli"]
 NATIVE_EXPORTER_CONFIG = REPO_ROOT / "exporters" / "config" / "exporter.yaml"
@@ -64,8 +64,8 @@ INSTALL_HINTS = {
 # Components whose default port is often held by a copy the host runs already (Debian's
 # prometheus-node-exporter service listens on 9100): without --port they take a free port.
 MOVABLE_PORTS = ("node-exporter",)
-# Jaeger's OTLP ports on a host, where the Collector holds the standard 4317 and 4318.
-JAEGER_NATIVE_OTLP = (14317, 14318)
+# On one host the Collector holds the standard OTLP ports; Jaeger takes these instead.
+NATIVE_PORTS = {"jaeger:otlp-grpc": 14317, "jaeger:otlp-http": 14318}
 REQUIRED_BINARIES = {
     "prometheus": ("prometheus",),
     "alertmanager": ("prometheus-alertmanager", "alertmanager"),
@@ -159,6 +159,22 @@ def _with_free_ports(options: Options, components: set[str]) -> Options:
     return replace(options, ports=ports)
 
 
+def _check_ports(topology: Topology, components: set[str]) -> None:
+    """Every port the components will listen on is free, and no two share one."""
+    owners: dict[int, list[str]] = {}
+    for name in sorted(components):
+        for which, port in topology.listen_ports(name).items():
+            owners.setdefault(port, []).append(f"{name}:{which}" if which else name)
+    shared = [f"{port} ({' and '.join(names)})" for port, names in owners.items() if len(names) > 1]
+    if shared:
+        raise RunnerError(f"ports given twice: {', '.join(shared)} (see --port NAME[:PORT]=N)")
+    busy = [f"{names[0]}={port}" for port, names in owners.items() if not _port_free(port)]
+    if busy:
+        raise RunnerError(
+            f"ports in use: {', '.join(busy)} (choose others with --port NAME[:PORT]=N)"
+        )
+
+
 def _binary(names: tuple[str, ...]) -> str | None:
     return next((path for name in names if (path := shutil.which(name))), None)
 
@@ -167,7 +183,7 @@ def native_topology(options: Options, running: set[str]) -> Topology:
     return Topology(
         name="native",
         hosts={name: "127.0.0.1" for name in running},
-        ports=dict(options.ports),
+        ports={**NATIVE_PORTS, **options.ports},
         rules_dir=str(REPO_ROOT / "alerts" / "generated"),
         templates_dir=str(options.state_dir / "config" / "templates"),
         secrets_dir=str(options.state_dir / "config" / "secrets"),
@@ -240,7 +256,7 @@ def plan(
                 "--token-file",
                 str(secrets / ONCALL_TOKEN),
             ],
-            t.url("oncall-sink", "/health"),
+            t.health_url("oncall-sink"),
         ),
         Process(
             "exporter",
@@ -252,7 +268,7 @@ def plan(
                 "--listen",
                 t.address("exporter"),
             ],
-            t.url("exporter", "/health"),
+            t.health_url("exporter"),
         ),
         Process(
             "alertmanager",
@@ -264,7 +280,7 @@ def plan(
                 f"--web.external-url={t.url('alertmanager')}",
                 "--cluster.listen-address=",  # a single instance: no gossip port
             ],
-            t.url("alertmanager", "/-/ready"),
+            t.health_url("alertmanager"),
         ),
         Process(
             "prometheus",
@@ -278,7 +294,7 @@ def plan(
                 "--web.enable-lifecycle",
                 "--enable-feature=exemplar-storage",
             ],
-            t.url("prometheus", "/-/ready"),
+            t.health_url("prometheus"),
         ),
     ]
     otlp = {}
@@ -295,7 +311,7 @@ def plan(
             Process(
                 "demo",
                 [*OBSSTACK, "demo", "serve", "--listen", t.address("demo")],
-                t.url("demo", "/health"),
+                t.health_url("demo"),
                 {"OTEL_SERVICE_NAME": "saas-api"} if otlp else {},
             ),
             Process(
@@ -310,7 +326,7 @@ def plan(
                     "--bearer-token-file",
                     str(secrets / SCRAPE_TOKEN),
                 ],
-                t.url("kpis", "/health"),
+                t.health_url("kpis"),
                 # The demo has created its tables by now: grant the reader role SELECT on them.
                 prepare=lambda: create_reader_role(state.config, database),
             ),
@@ -338,8 +354,9 @@ def optional_processes(state: State, t: Topology, binaries: dict[str, str]) -> l
                     "-server.http-listen-address=127.0.0.1",
                     f"-server.http-listen-port={t.port('loki')}",
                     "-server.grpc-listen-address=127.0.0.1",
+                    f"-server.grpc-listen-port={t.port('loki', 'grpc')}",
                 ],
-                t.url("loki", "/ready"),
+                t.health_url("loki"),
                 {"LOKI_DATA": str(state.data / "loki")},
             )
         )
@@ -351,11 +368,15 @@ def optional_processes(state: State, t: Topology, binaries: dict[str, str]) -> l
                     binaries["jaeger"],
                     f"--config={REPO_ROOT / 'compose/jaeger/config.yaml'}",
                 ],
-                "http://127.0.0.1:13134/status",
+                t.health_url("jaeger"),
                 {
                     "JAEGER_LISTEN_HOST": "127.0.0.1",
-                    "JAEGER_OTLP_GRPC_ENDPOINT": f"127.0.0.1:{JAEGER_NATIVE_OTLP[0]}",
-                    "JAEGER_OTLP_HTTP_ENDPOINT": f"127.0.0.1:{JAEGER_NATIVE_OTLP[1]}",
+                    "JAEGER_QUERY_HTTP_ENDPOINT": t.address("jaeger"),
+                    "JAEGER_QUERY_GRPC_ENDPOINT": t.address("jaeger", "query-grpc"),
+                    "JAEGER_HEALTH_ENDPOINT": t.address("jaeger", "health"),
+                    "JAEGER_METRICS_PORT": str(t.port("jaeger", "metrics")),
+                    "JAEGER_OTLP_GRPC_ENDPOINT": t.address("jaeger", "otlp-grpc"),
+                    "JAEGER_OTLP_HTTP_ENDPOINT": t.address("jaeger", "otlp-http"),
                 },
             )
         )
@@ -367,14 +388,15 @@ def optional_processes(state: State, t: Topology, binaries: dict[str, str]) -> l
                     binaries["otel-collector"],
                     f"--config={REPO_ROOT / 'otel-collector/config.yaml'}",
                 ],
-                "http://127.0.0.1:13133/",
+                t.health_url("otel-collector"),
                 {
-                    "COLLECTOR_HEALTH_ENDPOINT": "127.0.0.1:13133",
-                    "COLLECTOR_OTLP_GRPC_ENDPOINT": "127.0.0.1:4317",
-                    "COLLECTOR_OTLP_HTTP_ENDPOINT": f"127.0.0.1:{t.port('otel-collector')}",
-                    "COLLECTOR_METRICS_ENDPOINT": f"127.0.0.1:{COLLECTOR_EXPORTED_METRICS_PORT}",
+                    "COLLECTOR_HEALTH_ENDPOINT": t.address("otel-collector", "health"),
+                    "COLLECTOR_OTLP_GRPC_ENDPOINT": t.address("otel-collector", "otlp-grpc"),
+                    "COLLECTOR_OTLP_HTTP_ENDPOINT": t.address("otel-collector"),
+                    "COLLECTOR_METRICS_ENDPOINT": t.address("otel-collector", "exported-metrics"),
                     "COLLECTOR_TELEMETRY_HOST": "127.0.0.1",
-                    "JAEGER_OTLP_ENDPOINT": f"127.0.0.1:{JAEGER_NATIVE_OTLP[0]}",
+                    "COLLECTOR_TELEMETRY_PORT": str(t.port("otel-collector", "metrics")),
+                    "JAEGER_OTLP_ENDPOINT": t.address("jaeger", "otlp-grpc"),
                     "LOKI_OTLP_ENDPOINT": t.url("loki", "/otlp"),
                     # No containers here: filelog reads nothing (the processes log to logs/).
                     "COLLECTOR_CONTAINER_LOGS": str(state.logs / "containers" / "*-json.log"),
@@ -387,7 +409,7 @@ def optional_processes(state: State, t: Topology, binaries: dict[str, str]) -> l
             Process(
                 "node-exporter",
                 node_exporter_argv(binaries["node-exporter"], t.address("node-exporter")),
-                t.url("node-exporter", "/"),
+                t.health_url("node-exporter"),
             )
         )
     if "grafana" in binaries:
@@ -404,7 +426,7 @@ def optional_processes(state: State, t: Topology, binaries: dict[str, str]) -> l
             Process(
                 "grafana",
                 argv,
-                t.url("grafana", "/api/health"),
+                t.health_url("grafana"),
                 {
                     **urls,
                     "OBSSTACK_DASHBOARDS_DIR": str(REPO_ROOT / "dashboards" / "generated"),
@@ -478,11 +500,7 @@ def up(options: Options) -> list[str]:
         components |= {"demo", "kpis"}
     options = _with_free_ports(options, components)
     topology = native_topology(options, components)
-    busy = [
-        f"{n}:{topology.port(n)}" for n in sorted(components) if not _port_free(topology.port(n))
-    ]
-    if busy:
-        raise RunnerError(f"ports in use: {', '.join(busy)} (choose others with --port NAME=PORT)")
+    _check_ports(topology, components)
     alerting = load_alerting(options.alerting_file)
     dependencies = dependency_names(options.exporter_config)
     state.create()

@@ -6,7 +6,8 @@ differs, so the compose bundle and the native runner cannot drift apart.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from exporters import naming
 from exporters.bundle.tokens import SCRAPE_TOKEN
@@ -14,14 +15,20 @@ from exporters.bundle.tokens import SCRAPE_TOKEN
 
 @dataclass(frozen=True)
 class Component:
-    """A process of the stack: its default port, scrape job and health path."""
+    """A process of the stack: the ports it listens on, its scrape job and health check.
+
+    ``port`` is the main one (what its URL names); ``ports`` names every other port it
+    listens on, among them ``metrics`` when it serves metrics apart and ``health`` when its
+    health check is answered apart. Every port of the stack is here, so the native runner
+    can check each one is free and ``--port NAME[:PORT]=N`` can move any of them.
+    """
 
     name: str
     port: int
     job: str | None  # Prometheus scrape job, None when it exports no metrics
-    metrics_port: int | None = None  # when metrics are served apart from the main port
     health_path: str = "/health"  # answered without credentials
     token: str | None = None  # the token file (in tokens_dir) its scrapers must send
+    ports: Mapping[str, int] = field(default_factory=dict)
 
 
 COMPONENTS = {
@@ -29,9 +36,27 @@ COMPONENTS = {
     for c in (
         Component("prometheus", 9090, "prometheus", health_path="/-/ready"),
         Component("alertmanager", 9093, "alertmanager", health_path="/-/ready"),
-        Component("loki", 3100, "loki", health_path="/ready"),
-        Component("jaeger", 16686, "jaeger", metrics_port=14269, health_path="/"),
-        Component("otel-collector", 4318, "otel-collector", metrics_port=8888, health_path="/"),
+        Component("loki", 3100, "loki", health_path="/ready", ports={"grpc": 9096}),
+        Component(
+            "jaeger",
+            16686,
+            "jaeger",
+            health_path="/status",
+            ports={
+                "metrics": 14269,
+                "health": 13134,
+                "query-grpc": 16685,
+                "otlp-grpc": 4317,
+                "otlp-http": 4318,
+            },
+        ),
+        Component(
+            "otel-collector",
+            4318,  # OTLP over HTTP, where the services send
+            "otel-collector",
+            health_path="/",
+            ports={"metrics": 8888, "health": 13133, "otlp-grpc": 4317, "exported-metrics": 8889},
+        ),
         Component("grafana", 3000, "grafana", health_path="/api/health"),
         Component("exporter", 9410, naming.JOB_EXPORTER, token=SCRAPE_TOKEN),
         Component("kpis", 9411, naming.JOB_KPIS, token=SCRAPE_TOKEN),
@@ -41,8 +66,7 @@ COMPONENTS = {
         Component("cadvisor", 8080, naming.JOB_CADVISOR, health_path="/healthz"),
     )
 }
-# Metrics the collector re-exports for Prometheus (its `prometheus` exporter).
-COLLECTOR_EXPORTED_METRICS_PORT = 8889
+# The job of the metrics the Collector re-exports for Prometheus (its `prometheus` exporter).
 COLLECTOR_EXPORTED_JOB = "otel-collector-exported"
 
 
@@ -52,7 +76,7 @@ class Topology:
 
     name: str  # "compose" or "native"
     hosts: dict[str, str]  # component -> host name
-    ports: dict[str, int] = field(default_factory=dict)  # overrides of Component.port
+    ports: dict[str, int] = field(default_factory=dict)  # overrides: "name" or "name:which"
     rules_dir: str = "/etc/prometheus/rules"
     templates_dir: str = "/etc/alertmanager/templates"
     secrets_dir: str = "/run/secrets"  # the PagerDuty and Opsgenie keys
@@ -63,22 +87,32 @@ class Topology:
     def runs(self, component: str) -> bool:
         return component in self.hosts
 
-    def port(self, component: str) -> int:
-        return self.ports.get(component, COMPONENTS[component].port)
+    def port(self, component: str, which: str = "") -> int:
+        """The main port of ``component``, or its port named ``which`` (Component.ports);
+        ``ports`` overrides them as ``component`` and ``component:which``."""
+        key = f"{component}:{which}" if which else component
+        if key in self.ports:
+            return self.ports[key]
+        return COMPONENTS[component].ports[which] if which else COMPONENTS[component].port
 
-    def address(self, component: str, port: int | None = None) -> str:
-        return f"{self.hosts[component]}:{port or self.port(component)}"
+    def listen_ports(self, component: str) -> dict[str, int]:
+        """Every port ``component`` listens on, by name ("" for the main one)."""
+        names = ["", *COMPONENTS[component].ports]
+        return {which: self.port(component, which) for which in names}
 
-    def url(self, component: str, path: str = "") -> str:
-        return f"http://{self.address(component)}{path}"
+    def address(self, component: str, which: str = "") -> str:
+        return f"{self.hosts[component]}:{self.port(component, which)}"
+
+    def url(self, component: str, path: str = "", which: str = "") -> str:
+        return f"http://{self.address(component, which)}{path}"
 
     def metrics_address(self, component: str) -> str:
-        return self.address(component, COMPONENTS[component].metrics_port)
+        which = "metrics" if "metrics" in COMPONENTS[component].ports else ""
+        return self.address(component, which)
 
-    def with_ports(self, **ports: int) -> Topology:
-        return replace(
-            self, ports={**self.ports, **{k.replace("_", "-"): v for k, v in ports.items()}}
-        )
+    def health_url(self, component: str) -> str:
+        which = "health" if "health" in COMPONENTS[component].ports else ""
+        return self.url(component, COMPONENTS[component].health_path, which)
 
 
 COMPOSE = Topology(

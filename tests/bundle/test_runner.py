@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from exporters.bundle.topology import COMPONENTS as TOPOLOGY
 from tests.support.processes import OBSSTACK, free_port, require_binary, wait_until
 from tests.support.servers import PrivatePostgres
 
@@ -204,6 +205,8 @@ def test_optional_components_run_from_the_bundle_config_files(tmp_path: Path):
     records = tmp_path / "records"
     records.mkdir()
     state = tmp_path / "state"
+    # Every port moved off its default, Jaeger's and the Collector's other ports too: each
+    # one is used where `up` says (the fakes listen where config file and environment say).
     ports = {
         name: free_port()
         for name in (
@@ -211,9 +214,13 @@ def test_optional_components_run_from_the_bundle_config_files(tmp_path: Path):
             "alertmanager",
             "exporter",
             "oncall-sink",
-            "loki",
             "grafana",
             "node-exporter",
+            *(
+                key
+                for name in ("loki", "jaeger", "otel-collector")
+                for key in (name, *(f"{name}:{which}" for which in TOPOLOGY[name].ports))
+            ),
         )
     }
     env = {
@@ -235,7 +242,7 @@ def test_optional_components_run_from_the_bundle_config_files(tmp_path: Path):
         assert started.returncode == 0, started.stderr
         assert "skipped" not in started.stdout
         for name in ("loki", "jaeger", "otel-collector", "grafana"):
-            assert f"  {name:<14} http://127.0.0.1:" in started.stdout
+            assert f"  {name:<14} http://127.0.0.1:{ports[name]}/" in started.stdout
 
         def recorded(name: str) -> dict[str, Any]:
             return dict(json.loads((records / f"{name}.json").read_text()))
@@ -247,13 +254,19 @@ def test_optional_components_run_from_the_bundle_config_files(tmp_path: Path):
         assert loki["env"]["LOKI_DATA"] == str(state / "data" / "loki")
         jaeger = recorded("jaeger")
         assert f"--config={repo}/compose/jaeger/config.yaml" in jaeger["argv"]
-        assert jaeger["env"]["JAEGER_OTLP_GRPC_ENDPOINT"] == "127.0.0.1:14317"
+        assert f"-server.grpc-listen-port={ports['loki:grpc']}" in loki["argv"]
+        jaeger_otlp = f"127.0.0.1:{ports['jaeger:otlp-grpc']}"
+        assert jaeger["env"]["JAEGER_OTLP_GRPC_ENDPOINT"] == jaeger_otlp
         collector = recorded("otelcol-contrib")
         assert f"--config={repo}/otel-collector/config.yaml" in collector["argv"]
-        assert collector["env"]["JAEGER_OTLP_ENDPOINT"] == "127.0.0.1:14317"
+        assert collector["env"]["JAEGER_OTLP_ENDPOINT"] == jaeger_otlp
+        assert collector["env"]["COLLECTOR_OTLP_GRPC_ENDPOINT"] == (
+            f"127.0.0.1:{ports['otel-collector:otlp-grpc']}"
+        )
         assert collector["env"]["LOKI_OTLP_ENDPOINT"] == f"http://127.0.0.1:{ports['loki']}/otlp"
         grafana = recorded("grafana")["env"]
         assert grafana["OBSSTACK_PROMETHEUS_URL"] == f"http://127.0.0.1:{ports['prometheus']}"
+        assert grafana["OBSSTACK_JAEGER_URL"] == f"http://127.0.0.1:{ports['jaeger']}"
         assert grafana["GF_PATHS_PROVISIONING"] == f"{repo}/compose/grafana/provisioning"
         assert grafana["OBSSTACK_DASHBOARDS_DIR"] == f"{repo}/dashboards/generated"
         assert grafana["GF_AUTH_ANONYMOUS_ENABLED"] == "false"
@@ -277,6 +290,44 @@ def test_optional_components_run_from_the_bundle_config_files(tmp_path: Path):
         stopped = obsstack("down", "--state-dir", str(state))
     assert "stopped grafana" in stopped.stdout and "stopped loki" in stopped.stdout
     assert processes_mentioning(str(bin_dir)) == []
+
+
+def test_every_port_is_checked_before_anything_starts(tmp_path: Path):
+    """A busy port of any component, the main one or another (Jaeger's health port), and a
+    port given to two components are one-line errors; nothing is started."""
+    bin_dir = fake_binaries(tmp_path, ("loki", "jaeger", "otelcol-contrib"))
+    env = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "FAKE_RECORD_DIR": str(tmp_path)}
+    state = tmp_path / "state"
+    same = free_port()
+    given_twice = obsstack(
+        "up", "--state-dir", str(state), "--no-demo",
+        f"--port=jaeger:health={same}", f"--port=loki:grpc={same}", env=env,
+    )  # fmt: skip
+    assert given_twice.returncode == 1
+    assert given_twice.stderr == (
+        f"obsstack up: ports given twice: {same} (jaeger:health and loki:grpc) "
+        "(see --port NAME[:PORT]=N)\n"
+    )
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        busy_port = held.getsockname()[1]
+        busy = obsstack(
+            "up", "--state-dir", str(state), "--no-demo", f"--port=jaeger:health={busy_port}",
+            env=env,
+        )  # fmt: skip
+    assert busy.returncode == 1
+    assert f"ports in use: jaeger:health={busy_port}" in busy.stderr
+    assert busy.stderr.count("\n") == 1
+    assert not (state / "run").exists() or list((state / "run").glob("*.json")) == []
+    assert processes_mentioning(str(bin_dir)) == []
+
+
+def test_a_port_name_a_component_lacks_is_refused(tmp_path: Path):
+    refused = obsstack("up", "--state-dir", str(tmp_path), "--port=prometheus:grpc=9999")
+    assert refused.returncode == 2
+    assert "prometheus has no port 'grpc' (its other ports: none" in refused.stderr
+    assert "Traceback" not in refused.stderr
 
 
 def test_grafana_needs_a_password(tmp_path: Path):
