@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from dashboards.conventions import TAG
+from exporters.secret_files import SecretFileProblem, read_secret
 from exporters.spec import ConfigError, Secrets
 
 GENERATED = Path(__file__).resolve().parent / "generated"
@@ -111,12 +112,9 @@ def _base_url(text: str) -> str:
 
 def _read_token(path: Path) -> str:
     try:
-        token = path.read_text().strip()
-    except OSError as exc:
-        raise ConfigError(str(path), "", f"cannot read the token file: {exc.strerror}") from None
-    if not token:
-        raise ConfigError(str(path), "", "the token file is empty")
-    return token
+        return read_secret(path, "the token file")
+    except SecretFileProblem as problem:
+        raise ConfigError(str(path), "", problem.reason) from None
 
 
 def load_dashboards(directory: Path) -> list[dict[str, Any]]:

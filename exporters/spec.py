@@ -24,6 +24,7 @@ import yaml
 
 from exporters import plain_yaml
 from exporters.redaction import SecretMatcher
+from exporters.secret_files import SecretFileProblem, read_secret
 
 T = TypeVar("T")
 _MISSING: Any = object()
@@ -374,15 +375,10 @@ class Section:
         if from_file:
             name = self.string(file_key)
             try:
-                value = plain_yaml.read_text(self.base_dir / name, plain_yaml.MAX_SECRET_BYTES)
-            except plain_yaml.FileProblem as problem:
-                if problem.os_error:
-                    raise self.error(file_key, f"cannot read {name}: {problem.reason}") from None
-                raise self.error(file_key, f"{name} {problem.reason}") from None
-            value = value.strip()
-            if not value:
-                raise self.error(file_key, f"{name} is empty")
-            return self._checked_secret(file_key, value)
+                value = read_secret(self.base_dir / name, name)
+            except SecretFileProblem as problem:
+                raise self.error(file_key, problem.reason) from None
+            return self.secrets.add(value)
         if inline:
             if not isinstance(self.data[key], str):  # never echo what may be the secret itself
                 self._used.add(key)

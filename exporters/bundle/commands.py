@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from exporters.secret_files import SecretFileProblem, read_secret
 from exporters.spec import ConfigError
 
 SINK_SERVICE_NAME = "obsstack-oncall-sink"  # service.name of the inbox's logs over OTLP
@@ -46,13 +47,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def read_secret_file(path: Path, option: str) -> str:
+    """The secret in the file given as ``option``; a ConfigError naming the option if bad."""
     try:
-        value = path.read_text().strip()
-    except OSError as exc:
-        raise ConfigError(option, "", f"cannot read {path}: {exc.strerror}") from None
-    if not value:
-        raise ConfigError(option, "", f"{path} is empty")
-    return value
+        return read_secret(path)
+    except SecretFileProblem as problem:
+        raise ConfigError(option, "", problem.reason) from None
 
 
 def run_sink(args: argparse.Namespace) -> int:

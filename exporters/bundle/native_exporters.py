@@ -13,6 +13,7 @@ import yaml
 
 from exporters.artifacts import HEADER, write_atomic
 from exporters.bundle.tokens import KPI_DB_PASSWORD, SCRAPE_TOKEN
+from exporters.secret_files import read_secret
 
 
 class RunnerError(Exception):
@@ -103,7 +104,7 @@ def create_reader_role(config_dir: Path, database: DemoDatabase) -> None:
     """The KPI exporter's read-only role in the demo's database (idempotent)."""
     from exporters.kpis import reader_role
 
-    password = (config_dir / "secrets" / KPI_DB_PASSWORD).read_text().strip()
+    password = read_secret(config_dir / "secrets" / KPI_DB_PASSWORD)
     try:
         asyncio.run(reader_role.apply(database.dsn, password))
     except Exception as exc:

@@ -45,6 +45,7 @@ from exporters.bundle.native_exporters import (
 from exporters.bundle.native_exporters import RunnerError as RunnerError  # part of this API
 from exporters.bundle.tokens import ONCALL_TOKEN, SCRAPE_TOKEN, ensure_tokens
 from exporters.bundle.topology import COMPONENTS, Topology
+from exporters.secret_files import SecretFileProblem, read_secret
 
 OBSSTACK = [sys.executable, "-m", "exporters.cli"]
 NATIVE_EXPORTER_CONFIG = REPO_ROOT / "exporters" / "config" / "exporter.yaml"
@@ -545,12 +546,9 @@ def up(options: Options) -> list[str]:
 
 def _read_key(path: Path) -> str:
     try:
-        value = path.read_text().strip()
-    except OSError as exc:
-        raise RunnerError(f"cannot read {path}: {exc.strerror}") from None
-    if not value:
-        raise RunnerError(f"{path} is empty")
-    return value
+        return read_secret(path)
+    except SecretFileProblem as problem:
+        raise RunnerError(problem.reason) from None
 
 
 def _start(state: State, process: Process) -> None:

@@ -13,6 +13,8 @@ import os
 import secrets
 from pathlib import Path
 
+from exporters.secret_files import read_secret
+
 SCRAPE_TOKEN = "scrape_token"
 ONCALL_TOKEN = "oncall_token"
 KPI_DB_PASSWORD = "kpi_db_password"
@@ -42,4 +44,4 @@ def ensure_tokens(directory: Path, mode: int = 0o600) -> list[Path]:
 
 
 def read_token(directory: Path, name: str) -> str:
-    return (directory / name).read_text().strip()
+    return read_secret(directory / name)

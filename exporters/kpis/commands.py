@@ -9,6 +9,7 @@ import logging
 from pathlib import Path
 
 from exporters.kpis.config import SHIPPED, Config, load_config
+from exporters.secret_files import SecretFileProblem, read_secret
 from exporters.serving import listen_address, serve
 from exporters.spec import ConfigError
 
@@ -44,16 +45,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _secret_file(config: Config, path: Path, option: str) -> str:
-    """The secret in ``path``: one word, remembered so that logs are scrubbed of it."""
+    """The secret in ``path``, remembered so that logs are scrubbed of it."""
     try:
-        value = path.read_text().strip()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(option, "", f"cannot read {path}: {type(exc).__name__}") from None
-    if not value:
-        raise ConfigError(option, "", f"{path} is empty")
-    if any(ord(c) < 33 or ord(c) == 127 for c in value):
-        raise ConfigError(option, "", f"{path} holds a space or a control character")
-    return config.secrets.add(value)
+        return config.secrets.add(read_secret(path))
+    except SecretFileProblem as problem:
+        raise ConfigError(option, "", problem.reason) from None
 
 
 def with_token_file(config: Config, path: Path) -> Config:
