@@ -110,6 +110,8 @@ def test_one_server_span_per_request_and_client_spans_for_outgoing_calls(traced,
     traceparent = f"00-{incoming_trace}-00f067aa0ba902b7-01"
     assert httpx.get(f"{url}/fanout", headers={"traceparent": traceparent}).status_code == 200
 
+    # The spans end (and may be exported) in turn: the callee's, the client's, the caller's.
+    wait_until(lambda: receiver.server_spans("/fanout"), 10, "the caller's span")
     wait_until(lambda: receiver.server_spans("/items/{item_id}"), 10, "the downstream span")
     [outer] = receiver.server_spans("/fanout")
     assert outer.trace_id == incoming_trace
