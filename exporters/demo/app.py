@@ -115,7 +115,10 @@ def create_app(settings: DemoSettings | None = None) -> FastAPI:
     # client spans, and not in the service's own RED metrics.
     model_paths = {f"/internal/model/{name}" for name in AGENTS_BY_NAME} | {"/internal/incident"}
     instrumentation = instrument_app(
-        app, settings.service_name, excluded_paths=DEFAULT_EXCLUDED_PATHS | model_paths
+        app,
+        settings.service_name,
+        excluded_paths=DEFAULT_EXCLUDED_PATHS | model_paths,
+        created_series=False,  # its business counters too: a process of its own
     )
     business = BusinessMetrics(instrumentation.registry, tenant_cap=TENANT_CAP)
     business.declare(AGENTS_BY_NAME, [name for name, _ in REVIEW_RESULTS])

@@ -68,6 +68,11 @@ class LoopFamily:
     def labels(self, *values: str) -> LoopHistogram | LoopGauge:
         series = self.series.get(values)
         if series is None:
+            if len(values) != len(self.spec.labels):
+                raise ValueError(
+                    f"{self.spec.name} has labels {', '.join(self.spec.labels)}: "
+                    f"got {len(values)} values"
+                )
             series = LoopHistogram(self.bounds) if self.bounds else LoopGauge()
             self.series[values] = series
         return series

@@ -9,7 +9,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry.sdk.trace import TracerProvider
-from prometheus_client import REGISTRY, CollectorRegistry, disable_created_metrics
+from prometheus_client import (
+    REGISTRY,
+    CollectorRegistry,
+    disable_created_metrics,
+    enable_created_metrics,
+)
 from starlette.applications import Starlette
 
 from exporters import __version__, otel_logs
@@ -64,7 +69,7 @@ def instrument_app(
     tracing: bool | None = None,
     log_export: bool | None = None,
     exemplars: bool = True,
-    created_series: bool = False,
+    created_series: bool | None = None,
     fastapi_tracing: bool = False,
 ) -> Instrumentation:
     """Make a FastAPI (or Starlette) application observable; call it before the app serves.
@@ -86,8 +91,10 @@ def instrument_app(
       ``service_name``, carrying the trace and span ids of the request's span
       (:mod:`exporters.otel_logs`); None (the default) means on when an endpoint is configured
       (``OTEL_EXPORTER_OTLP_(LOGS_)ENDPOINT``).
-    - ``created_series``: prometheus-client adds a ``_created`` series to every counter and
-      histogram series, doubling what Prometheus stores; off (process-wide) unless asked for.
+    - ``created_series``: the HTTP metrics never have ``_created`` series; prometheus-client
+      adds one to every other counter and histogram series (doubling what Prometheus stores)
+      unless turned off, which is process-wide: False turns them off, True on, None (the
+      default) leaves the process's setting alone.
     - ``fastapi_tracing``: recent FastAPI versions trace requests themselves (a server span plus
       spans for dependency resolution, the endpoint and serialisation) once a tracer provider
       exists. By default the middleware makes the one server span and FastAPI's own tracing is
@@ -95,8 +102,10 @@ def instrument_app(
       FastAPI's spans; the middleware then reuses its server span.
     """
     registry = REGISTRY if registry is None else registry
-    if not created_series:
+    if created_series is False:
         disable_created_metrics()  # type: ignore[no-untyped-call]
+    elif created_series:
+        enable_created_metrics()  # type: ignore[no-untyped-call]
     directory = multiprocess_dir()
     if directory is not None:
         forget_dead_workers(directory)

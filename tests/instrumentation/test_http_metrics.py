@@ -9,14 +9,21 @@ import string
 from collections.abc import AsyncIterator
 
 import httpx
+import prometheus_client.metrics
 import pytest
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import PlainTextResponse
-from prometheus_client import CollectorRegistry
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    enable_created_metrics,
+    generate_latest,
+)
 from starlette.routing import Mount
 
 from exporters import naming
 from exporters.instrumentation import instrument_app
+from exporters.instrumentation.loop_metrics import LoopFamily
 from tests.instrumentation.helpers import request_counts, samples, series_count
 
 DURATION = naming.HTTP_SERVER_REQUEST_DURATION.name
@@ -155,6 +162,28 @@ async def test_no_created_series_double_the_series_count(client):
     assert "_created" not in await metrics(client)
 
 
+def test_the_processs_created_series_are_left_alone_unless_asked():
+    """The HTTP metrics never have _created series; the application's own counters keep
+    theirs unless instrument_app is asked to turn them off (a process-wide switch)."""
+
+    def exposition(**options: object) -> str:
+        registry = CollectorRegistry()
+        Counter("orders", "Orders taken", registry=registry).inc()
+        app = FastAPI()
+        instrument_app(app, "test", registry=registry, tracing=False, **options)  # type: ignore[arg-type]
+        return generate_latest(registry).decode()
+
+    was_on = prometheus_client.metrics._use_created
+    try:
+        enable_created_metrics()
+        assert "orders_created" in exposition()
+        assert "orders_created" not in exposition(created_series=False)
+        assert "orders_created" not in exposition()  # as the process was left
+        assert "orders_created" in exposition(created_series=True)
+    finally:
+        prometheus_client.metrics._use_created = was_on
+
+
 async def test_default_buckets_resolve_100_ms():
     transport = httpx.ASGITransport(app=build_app())
     async with httpx.AsyncClient(transport=transport, base_url="http://svc") as c:
@@ -207,3 +236,10 @@ async def test_request_ids_are_taken_from_the_request_or_generated(client):
     assert hostile.headers["x-request-id"] != "a" * 500
     injected = await client.get("/items/1", headers={"x-request-id": "x\tforged=1"})
     assert injected.headers["x-request-id"] != "x\tforged=1"
+
+
+def test_a_wrong_number_of_label_values_is_an_error_not_a_truncated_series():
+    family = LoopFamily(naming.HTTP_SERVER_REQUEST_DURATION, (0.1, 1.0))
+    with pytest.raises(ValueError, match="has labels http_request_method, http_route"):
+        family.labels("GET", "/items")  # the status code is missing
+    assert family.series == {}

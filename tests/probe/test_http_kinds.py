@@ -335,6 +335,27 @@ async def test_generic_http_status_body_and_method(doubles, make_config, exporte
     )
 
 
+async def test_a_rotated_ca_file_is_read_again(tmp_path: Path, doubles, make_config, exporter_for):
+    """The CA bundle is loaded once per version of the file: replaced by one that vouches for
+    the dependency's certificate, the next probe trusts it without a restart."""
+    (tmp_path / "served").mkdir()
+    (tmp_path / "other").mkdir()
+    served = self_signed_certificate(tmp_path / "served", days=30)
+    other = self_signed_certificate(tmp_path / "other", days=30)
+    double = serve(doubles, {("GET", "/"): Reply(200, "ok")}, tls=served)
+    ca_file = tmp_path / "ca.pem"
+    ca_file.write_bytes(Path(other.cert).read_bytes())
+    deps = [
+        {"name": "rotated", "kind": "http", "url": double.url, "tls": {"ca_file": str(ca_file)}}
+    ]
+    config = make_config(deps)
+    before = await exporter_for(config).metrics()
+    assert sample(before, "dependency_up", dependency="rotated") == 0
+    ca_file.write_bytes(Path(served.cert).read_bytes())  # the rotation
+    after = await exporter_for(config).metrics()
+    assert sample(after, "dependency_up", dependency="rotated") == 1
+
+
 async def test_tls_certificate_expiry_is_exported(
     tmp_path: Path, doubles, make_config, exporter_for
 ):

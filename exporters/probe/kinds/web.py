@@ -7,6 +7,7 @@ import base64
 import codecs
 import functools
 import json
+import os
 import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -82,9 +83,21 @@ def read_endpoint(
     return Endpoint(url.rstrip("/"), headers, ca_file, insecure)
 
 
-@functools.cache
 def _tls_context(ca_file: str | None) -> ssl.SSLContext:
-    # Loading a CA bundle costs ~20 ms of CPU on the event loop: once per bundle, not per probe.
+    """The context trusting ``ca_file`` (the system's CAs when None), loaded again when the
+    file changes (a rotated CA bundle)."""
+    if ca_file is None:
+        return _loaded_context(None, None)
+    try:
+        info = os.stat(ca_file)
+    except OSError:
+        return _loaded_context(ca_file, None)  # fails as loading it does, with its own error
+    return _loaded_context(ca_file, (info.st_ino, info.st_size, info.st_mtime_ns))
+
+
+@functools.lru_cache(maxsize=64)
+def _loaded_context(ca_file: str | None, version: tuple[int, int, int] | None) -> ssl.SSLContext:
+    # Loading a CA bundle costs ~20 ms of CPU on the event loop: once per bundle version.
     return ssl.create_default_context(cafile=ca_file)
 
 
