@@ -8,6 +8,9 @@ from pathlib import Path
 
 from exporters import artifacts
 
+# Packages only the generators import: the `generate` extra, left out of the runtime image.
+GENERATOR_ONLY = ("grafanalib",)
+
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
@@ -38,7 +41,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     context = artifacts.GenerateContext(slo_spec=args.slos)
-    produced = artifacts.produce(context)
+    try:
+        produced = artifacts.produce(context)
+    except ModuleNotFoundError as missing:
+        if missing.name not in GENERATOR_ONLY:
+            raise
+        print(
+            f"obsstack generate: {missing.name} is not installed: the generators need "
+            "pip install 'obsstack[generate]' (the exporters and servers do not)",
+            file=sys.stderr,
+        )
+        return 2
     owned = artifacts.owned_dirs()
     if args.check:
         problems = artifacts.drift(produced, args.output_dir, owned)
