@@ -13,12 +13,13 @@ reference expanded to (the reference is shown), never a secret, never a URL's us
 
 from __future__ import annotations
 
+import enum
 import math
 import os
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 import yaml
 
@@ -27,7 +28,16 @@ from exporters.redaction import SecretMatcher
 from exporters.secret_files import SecretFileProblem, read_secret
 
 T = TypeVar("T")
-_MISSING: Any = object()
+D = TypeVar("D")  # what an accessor returns when the key is absent and a default is given
+
+
+class _Missing(enum.Enum):
+    """No default: the key is required."""
+
+    MISSING = enum.auto()
+
+
+_MISSING = _Missing.MISSING
 
 # Prometheus' own duration syntax: whole numbers, units from the largest down, each once.
 _DURATION = re.compile(
@@ -54,6 +64,7 @@ _LINE_BREAKING = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _MAX_PATH, _MAX_REASON = 300, 1000  # characters of a message's key path and reason: a guard
 YEAR = 365 * 86400.0  # the longest duration any file may give, unless a key allows less
 Seconds = float  # spelled apart: inside Section, `float` is the accessor
+Number = float
 
 
 def one_line(text: str, limit: int) -> str:
@@ -230,7 +241,7 @@ class Section:
         """The keys of this mapping, in file order."""
         return [str(k) for k in self.data]
 
-    def _take(self, key: str, default: Any) -> Any:
+    def _take(self, key: str, default: object) -> Any:
         self._used.add(key)
         if key not in self.data or self.data[key] is None:
             if default is _MISSING:
@@ -246,9 +257,16 @@ class Section:
 
     # -- scalars ----------------------------------------------------------------------------
     def raw(self, key: str, default: Any = _MISSING) -> Any:
+        """The value as parsed, unchecked (the caller checks it)."""
         return self._take(key, default)
 
-    def string(self, key: str, default: Any = _MISSING, *, choices: tuple[str, ...] = ()) -> Any:
+    @overload
+    def string(self, key: str, *, choices: tuple[str, ...] = ()) -> str: ...
+    @overload
+    def string(self, key: str, default: D, *, choices: tuple[str, ...] = ()) -> str | D: ...
+    def string(
+        self, key: str, default: object = _MISSING, *, choices: tuple[str, ...] = ()
+    ) -> object:
         value = self._take(key, default)
         if value is default and default is not _MISSING:
             return value
@@ -259,14 +277,22 @@ class Section:
             raise self.error(key, f"must be one of {', '.join(choices)} (got {_quoted(value)})")
         return expanded
 
+    @overload
+    def integer(
+        self, key: str, *, minimum: int | None = None, maximum: int | None = None
+    ) -> int: ...
+    @overload
+    def integer(
+        self, key: str, default: D, *, minimum: int | None = None, maximum: int | None = None
+    ) -> int | D: ...
     def integer(
         self,
         key: str,
-        default: Any = _MISSING,
+        default: object = _MISSING,
         *,
         minimum: int | None = None,
         maximum: int | None = None,
-    ) -> Any:
+    ) -> object:
         """A whole number; within 32 bits unless narrower, and 1-65535 for every ``port``."""
         value = self._take(key, default)
         if value is default and default is not _MISSING:
@@ -285,15 +311,34 @@ class Section:
             )
         return value
 
+    @overload
     def float(
         self,
         key: str,
-        default: Any = _MISSING,
         *,
-        minimum: float | None = None,
-        maximum: float | None = None,
+        minimum: Number | None = None,
+        maximum: Number | None = None,
         exclusive: bool = False,
-    ) -> Any:
+    ) -> Number: ...
+    @overload
+    def float(
+        self,
+        key: str,
+        default: D,
+        *,
+        minimum: Number | None = None,
+        maximum: Number | None = None,
+        exclusive: bool = False,
+    ) -> Number | D: ...
+    def float(
+        self,
+        key: str,
+        default: object = _MISSING,
+        *,
+        minimum: Number | None = None,
+        maximum: Number | None = None,
+        exclusive: bool = False,
+    ) -> object:
         """A finite number (NaN and infinities refused), within the bounds given."""
         value = self._take(key, default)
         if value is default and default is not _MISSING:
@@ -313,13 +358,21 @@ class Section:
             raise self.error(key, f"is too large (got {_number(value)})")
         return number
 
-    def boolean(self, key: str, default: Any = _MISSING) -> Any:
+    @overload
+    def boolean(self, key: str) -> bool: ...
+    @overload
+    def boolean(self, key: str, default: D) -> bool | D: ...
+    def boolean(self, key: str, default: object = _MISSING) -> object:
         value = self._take(key, default)
         if not isinstance(value, bool):
             raise self.error(key, f"must be true or false (got {_kind(value)})")
         return value
 
-    def duration(self, key: str, default: Any = _MISSING, *, maximum: Seconds = YEAR) -> Any:
+    @overload
+    def duration(self, key: str, *, maximum: Seconds = YEAR) -> Seconds: ...
+    @overload
+    def duration(self, key: str, default: D, *, maximum: Seconds = YEAR) -> Seconds | D: ...
+    def duration(self, key: str, default: object = _MISSING, *, maximum: Seconds = YEAR) -> object:
         """A positive Prometheus-style duration of at most ``maximum`` seconds, in seconds."""
         value = self._take(key, default)
         if value is default and default is not _MISSING:
@@ -340,7 +393,11 @@ class Section:
             )
         return seconds
 
-    def str_list(self, key: str, default: Any = _MISSING) -> Any:
+    @overload
+    def str_list(self, key: str) -> list[str]: ...
+    @overload
+    def str_list(self, key: str, default: D) -> list[str] | D: ...
+    def str_list(self, key: str, default: object = _MISSING) -> object:
         value = self._take(key, default)
         if value is default and default is not _MISSING:
             return value
@@ -348,7 +405,11 @@ class Section:
             raise self.error(key, "must be a list of non-empty strings")
         return [self._expand(f"{key}[{i}]", v) for i, v in enumerate(value)]
 
-    def str_map(self, key: str, default: Any = _MISSING) -> Any:
+    @overload
+    def str_map(self, key: str) -> dict[str, str]: ...
+    @overload
+    def str_map(self, key: str, default: D) -> dict[str, str] | D: ...
+    def str_map(self, key: str, default: object = _MISSING) -> object:
         value = self._take(key, default)
         if value is default and default is not _MISSING:
             return value
@@ -403,7 +464,11 @@ class Section:
         """The mapping under ``key``; an empty one when ``optional`` and absent."""
         return self.child(self._take(key, {} if optional else _MISSING), self.key_path(key))
 
-    def sections(self, key: str, default: Any = _MISSING) -> Any:
+    @overload
+    def sections(self, key: str) -> list[Section]: ...
+    @overload
+    def sections(self, key: str, default: D) -> list[Section] | D: ...
+    def sections(self, key: str, default: object = _MISSING) -> object:
         value = self._take(key, default)
         if value is default and default is not _MISSING:
             return value

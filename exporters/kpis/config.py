@@ -110,8 +110,8 @@ def _kpi(item: Section, defaults: Defaults) -> Kpi:
         if label in labels[:index]:
             raise item.error(f"labels[{index}]", f"duplicate label {label!r}")
     spec = _SPECS.get(metric)
-    help_text = item.string("help", spec.help if spec else None)
-    if spec is None and help_text is None:
+    help_text = item.string("help", None) or (spec.help if spec else None)
+    if help_text is None:
         raise item.error("help", f"is required: {metric} is not in exporters/naming.py")
     if spec is not None:
         if spec.type != kind:

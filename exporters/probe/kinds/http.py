@@ -72,10 +72,11 @@ def read_settings(section: Section) -> Settings:
         body_match = re.compile(pattern) if pattern else None
     except re.error as exc:
         raise section.error("body_match", f"invalid regular expression: {exc}") from None
+    path = section.string("path", None)
     return Settings(
         endpoint=endpoint,
         method=section.string("method", "GET", choices=METHODS),
-        path=section.string("path", preset.path or None) or "",
+        path=path or preset.path,
         expected_status=tuple(expected),
         body_match=body_match,
     )
