@@ -52,6 +52,7 @@ from exporters.bundle.oncall_checks import (
     require,
     same_secret,
 )
+from exporters.server_app import service_app
 
 REDACTED = "<redacted>"
 KEPT = 1000  # events and rejections kept; the heartbeat alone posts one a minute
@@ -159,14 +160,7 @@ def create_app(
 ) -> FastAPI:
     """The sink, accepting only the given PagerDuty routing key and Opsgenie API key; with
     ``token``, its own endpoints (webhooks, /events, /) require it."""
-    # No trailing-slash redirect: its Location would carry whatever Host the client sent.
-    app = FastAPI(
-        title="obsstack on-call sink",
-        docs_url=None,
-        redoc_url=None,
-        openapi_url=None,
-        redirect_slashes=False,
-    )
+    app = service_app("obsstack on-call sink")  # its own token check, below
     inbox = Inbox()
     app.state.inbox = inbox
     auth = TokenCheck(token)
@@ -266,10 +260,6 @@ def create_app(
                 "forgotten_incidents": inbox.forgotten_incidents,
             }
         )
-
-    @app.get("/health")
-    async def health() -> PlainTextResponse:
-        return PlainTextResponse("ok\n")
 
     @app.get("/")
     async def page(request: Request) -> Response:

@@ -7,16 +7,10 @@ import gzip
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry
-from prometheus_client.exposition import choose_encoder
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from exporters.instrumentation.asgi import Receive, Scope, Send
-
-
-def render(registry: CollectorRegistry, accept: str) -> tuple[bytes, str]:
-    """Prometheus text, or OpenMetrics (with exemplars) when ``accept`` asks for it."""
-    encoder, content_type = choose_encoder(accept)
-    return encoder(registry), content_type
+from exporters.asgi import Receive, Scope, Send
+from exporters.exposition import render
 
 
 class MetricsEndpoint:

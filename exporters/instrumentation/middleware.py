@@ -19,7 +19,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
 from starlette.routing import Mount
 
 from exporters import naming, otel_logs
-from exporters.instrumentation.asgi import ASGIApp, Message, Receive, Scope, Send
+from exporters.asgi import ASGIApp, Message, Receive, Scope, Send
 from exporters.instrumentation.http_metrics import KNOWN_METHODS, OTHER_METHOD, HttpMetrics
 from exporters.logs import REQUEST_ID, TENANT_ID
 

@@ -54,7 +54,7 @@ def _secret_file(config: Config, path: Path, option: str) -> str:
 
 def with_token_file(config: Config, path: Path) -> Config:
     """``config`` requiring the bearer token read from ``path``."""
-    from exporters.probe.config import Auth
+    from exporters.server_config import Auth
 
     token = _secret_file(config, path, "--bearer-token-file")
     return dataclasses.replace(config, auth=Auth(bearer_token=token))

@@ -7,10 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from exporters import naming
-from exporters.probe.config import Auth
-from exporters.probe.config import _auth as read_auth
 from exporters.probe.kinds import postgres
-from exporters.serving import parse_listen
+from exporters.server_config import Auth, read_server
 from exporters.spec import Secrets, Section, open_document
 
 VERSION = "obsstack/v1"
@@ -18,7 +16,6 @@ DEFAULT_LISTEN = "127.0.0.1:9411"
 SHIPPED = Path(__file__).with_name("platform.yaml")
 TYPES = ("gauge", "counter")
 DEFAULT_MAX_ROWS = 10_000
-_LOG_LEVELS = ("debug", "info", "warning", "error")
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _METRIC = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 _LABEL = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
@@ -166,19 +163,7 @@ def read_config(document: Section) -> Config:
     if version != VERSION:
         raise document.error("version", f"must be {VERSION} (got {version!r})")
     server = document.section("server", optional=True)
-    listen = server.string("listen", DEFAULT_LISTEN)
-    try:
-        parse_listen(listen)
-    except ValueError as exc:
-        raise server.error("listen", str(exc)) from None
-    log_level = server.string("log_level", "info", choices=_LOG_LEVELS)
-    auth = read_auth(server)
-    log_levels = server.str_map("log_levels", {})
-    for logger, level in log_levels.items():
-        if level not in _LOG_LEVELS:
-            raise server.error(
-                f"log_levels.{logger}", f"must be one of {', '.join(_LOG_LEVELS)} (got {level!r})"
-            )
+    settings = read_server(server, DEFAULT_LISTEN)
     server.close()
     database = _database(document)
     section = document.section("defaults", optional=True)
@@ -197,10 +182,10 @@ def read_config(document: Section) -> Config:
     document.close()
     return Config(
         file=document.file,
-        listen=listen,
-        log_level=log_level,
-        log_levels=log_levels,
-        auth=auth,
+        listen=settings.listen,
+        log_level=settings.log_level,
+        log_levels=settings.log_levels,
+        auth=settings.auth,
         database=database,
         kpis=tuple(kpis),
         secrets=document.secrets,

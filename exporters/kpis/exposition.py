@@ -8,8 +8,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from exporters import naming
+from exporters.exposition import build_info
 from exporters.kpis.engine import KpiEngine
-from exporters.probe.exposition import build_info
 
 
 class KpiCollector(Collector):

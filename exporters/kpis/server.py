@@ -7,15 +7,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
-from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from exporters import __version__
-from exporters.instrumentation.exposition import render
+from exporters.exposition import render
 from exporters.kpis.engine import KpiEngine
 from exporters.kpis.exposition import KpiCollector
-from exporters.probe.config import Auth
-from exporters.probe.server import RequireAuth
+from exporters.server_app import exporter_registry, service_app
+from exporters.server_config import Auth
 
 
 def create_app(engine: KpiEngine, auth: Auth | None = None) -> FastAPI:
@@ -34,30 +33,13 @@ def create_app(engine: KpiEngine, auth: Auth | None = None) -> FastAPI:
         finally:
             await engine.stop()
 
-    app = FastAPI(
-        title="obsstack KPI exporter",
-        version=__version__,
-        docs_url=None,
-        redoc_url=None,
-        openapi_url=None,
-        lifespan=lifespan,
-        redirect_slashes=False,  # a redirect's Location would carry the client's Host
-    )
-    if auth is not None:
-        app.add_middleware(RequireAuth, auth=auth)
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(KpiCollector(engine))
-    ProcessCollector(registry=registry)
-    PlatformCollector(registry=registry)
+    app = service_app("obsstack KPI exporter", auth=auth, lifespan=lifespan)
+    registry = exporter_registry(KpiCollector(engine))
 
     @app.get("/metrics")
     async def metrics(request: Request) -> Response:
         body, content_type = render(registry, request.headers.get("accept", ""))
         return Response(body, media_type=content_type)
-
-    @app.get("/health")
-    async def health() -> PlainTextResponse:
-        return PlainTextResponse("ok\n")
 
     @app.get("/ready")
     async def ready() -> JSONResponse:

@@ -52,6 +52,7 @@ def run_serve(args: argparse.Namespace) -> int:
     configure_logging(
         config.log_level,
         config.secrets.scrub,
+        levels=config.log_levels,
         service_name=naming.JOB_EXPORTER,
         service_version=__version__,
     )

@@ -8,13 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from exporters.probe.kinds import KINDS
-from exporters.serving import parse_listen
+from exporters.server_config import Auth, read_server
 from exporters.spec import ConfigError, Secrets, Section, open_document
 
 VERSION = "obsstack/v1"
 DEFAULT_LISTEN = "127.0.0.1:9410"
 _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
-_LOG_LEVELS = ("debug", "info", "warning", "error")
 # Upper bounds, checked when the file is read (documented in exporters/CONFIGURATION.md).
 MAX_ATTEMPTS = 10
 MAX_FAILURE_THRESHOLD = 1000
@@ -50,21 +49,13 @@ class Dependency:
 
 
 @dataclass(frozen=True)
-class Auth:
-    """Credentials every endpoint but /health requires: a bearer token or basic auth."""
-
-    bearer_token: str | None = None
-    username: str | None = None
-    password: str | None = None
-
-
-@dataclass(frozen=True)
 class Config:
     file: str
     listen: str
     scrape_budget: float
     stale_after: float
     log_level: str
+    log_levels: dict[str, str]
     auth: Auth | None
     dependencies: tuple[Dependency, ...]
     secrets: Secrets
@@ -98,28 +89,6 @@ def _circuit(section: Section, base: CircuitPolicy) -> CircuitPolicy:
     return policy
 
 
-def _auth(server: Section) -> Auth | None:
-    if not server.has("auth"):
-        server.raw("auth", None)
-        return None
-    section = server.section("auth")
-    token = section.secret("bearer_token")
-    has_basic = section.has("basic")
-    basic = section.section("basic", optional=True)
-    section.close()
-    if has_basic:
-        if token is not None:
-            raise section.error("basic", "set either bearer_token or basic, not both")
-        auth = Auth(
-            username=basic.string("username"), password=basic.secret("password", required=True)
-        )
-        basic.close()
-        return auth
-    if token is None:
-        raise section.error(None, "needs bearer_token_file or basic")
-    return Auth(bearer_token=token)
-
-
 def _dependency(
     item: Section, timeout: float, retry: RetryPolicy, circuit: CircuitPolicy
 ) -> Dependency:
@@ -147,15 +116,9 @@ def read_config(document: Section) -> Config:
     if version != VERSION:
         raise document.error("version", f"must be {VERSION} (got {version!r})")
     server = document.section("server", optional=True)
-    listen = server.string("listen", DEFAULT_LISTEN)
-    try:
-        parse_listen(listen)
-    except ValueError as exc:
-        raise server.error("listen", str(exc)) from None
+    settings = read_server(server, DEFAULT_LISTEN)
     scrape_budget = server.duration("scrape_budget", 10.0, maximum=MAX_TIMEOUT)
     stale_after = server.duration("stale_after", 60.0, maximum=MAX_STALE_AFTER)
-    log_level = server.string("log_level", "info", choices=_LOG_LEVELS)
-    auth = _auth(server)
     server.close()
 
     defaults = document.section("defaults", optional=True)
@@ -180,11 +143,12 @@ def read_config(document: Section) -> Config:
     document.close()
     return Config(
         file=document.file,
-        listen=listen,
+        listen=settings.listen,
         scrape_budget=scrape_budget,
         stale_after=stale_after,
-        log_level=log_level,
-        auth=auth,
+        log_level=settings.log_level,
+        log_levels=settings.log_levels,
+        auth=settings.auth,
         dependencies=tuple(dependencies),
         secrets=document.secrets,
     )

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import platform
 from collections.abc import Iterable, Iterator
 
-from prometheus_client import CollectorRegistry
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
     InfoMetricFamily,
     Metric,
 )
-from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 
-from exporters import __version__, naming
+from exporters import naming
+from exporters.exposition import build_info
 from exporters.probe.engine import DependencyState, Outcome, Prober
 
 
@@ -50,12 +48,6 @@ def add_samples(families: Families, state: DependencyState, outcome: Outcome) ->
     labels = (state.dependency.name, state.dependency.kind)
     for spec, value in outcome.samples.items():
         families.add(spec, labels, value)
-
-
-def build_info() -> InfoMetricFamily:
-    info = InfoMetricFamily(naming.BUILD_INFO.family, naming.BUILD_INFO.help)
-    info.add_metric([], {"version": __version__, "python_version": platform.python_version()})
-    return info
 
 
 class StateCollector(Collector):
@@ -109,9 +101,3 @@ class ProbeCollector(Collector):
             )
             failure.add_metric([], {naming.REASON: self.outcome.reason})
             yield failure
-
-
-def render(registry: CollectorRegistry, accept: str | None) -> tuple[bytes, str]:
-    """Encode ``registry`` as Prometheus text, or OpenMetrics when ``accept`` asks for it."""
-    encoder, content_type = choose_encoder(accept or "")
-    return encoder(registry), content_type

@@ -2,63 +2,22 @@
 
 from __future__ import annotations
 
-import base64
-import hmac
 import html
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
-from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
+from prometheus_client import CollectorRegistry
 
 from exporters import __version__
-from exporters.probe.config import Auth, Config
+from exporters.exposition import render
+from exporters.probe.config import Config
 from exporters.probe.engine import Prober
-from exporters.probe.exposition import ProbeCollector, StateCollector, render
+from exporters.probe.exposition import ProbeCollector, StateCollector
+from exporters.server_app import exporter_registry, service_app
 
 SCRAPE_TIMEOUT_HEADER = "x-prometheus-scrape-timeout-seconds"
-PUBLIC_PATHS = frozenset({"/health"})
-
-Scope = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
-Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-
-
-class RequireAuth:
-    """Pure ASGI middleware: a bearer token or basic credentials on every path but /health."""
-
-    def __init__(self, app: ASGIApp, auth: Auth) -> None:
-        self.app = app
-        if auth.bearer_token is not None:
-            self.expected = f"Bearer {auth.bearer_token}".encode()
-            self.challenge = b'Bearer realm="obsstack"'
-        else:
-            token = base64.b64encode(f"{auth.username}:{auth.password}".encode()).decode()
-            self.expected = f"Basic {token}".encode()
-            self.challenge = b'Basic realm="obsstack"'
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in PUBLIC_PATHS:
-            await self.app(scope, receive, send)
-            return
-        given = dict(scope["headers"]).get(b"authorization", b"")
-        if hmac.compare_digest(given, self.expected):
-            await self.app(scope, receive, send)
-            return
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 401,
-                "headers": [
-                    (b"content-type", b"text/plain; charset=utf-8"),
-                    (b"www-authenticate", self.challenge),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": b"authentication required\n"})
 
 
 def _bad_request(message: str) -> PlainTextResponse:
@@ -74,25 +33,9 @@ def create_app(config: Config, prober: Prober | None = None) -> FastAPI:
         yield
         await prober.aclose()
 
-    app = FastAPI(
-        title="obsstack exporter",
-        version=__version__,
-        docs_url=None,
-        redoc_url=None,
-        openapi_url=None,
-        lifespan=lifespan,
-        # No redirect from /metrics/ to /metrics: it would be built from the client's Host
-        # header. Only the exact paths are served; anything else is 404.
-        redirect_slashes=False,
-    )
+    app = service_app("obsstack exporter", auth=config.auth, lifespan=lifespan)
     app.state.prober = prober
-    if config.auth is not None:
-        app.add_middleware(RequireAuth, auth=config.auth)
-
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(StateCollector(prober))
-    ProcessCollector(registry=registry)
-    PlatformCollector(registry=registry)
+    registry = exporter_registry(StateCollector(prober))
 
     @app.get("/metrics")
     async def metrics(request: Request) -> Response:
@@ -126,10 +69,6 @@ def create_app(config: Config, prober: Prober | None = None) -> FastAPI:
         one_shot.register(ProbeCollector(state, outcome))
         body, content_type = render(one_shot, request.headers.get("accept"))
         return Response(body, media_type=content_type)
-
-    @app.get("/health")
-    async def health() -> PlainTextResponse:
-        return PlainTextResponse("ok\n")
 
     @app.get("/ready")
     async def ready() -> JSONResponse:

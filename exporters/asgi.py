@@ -1,4 +1,4 @@
-"""ASGI callable types shared by the middleware and the metrics endpoint."""
+"""ASGI callable types, for middleware and endpoints written against ASGI itself."""
 
 from __future__ import annotations
 
