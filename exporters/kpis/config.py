@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from exporters import naming
-from exporters.probe.kinds import postgres
+from exporters.postgres_connection import Connection, read_connection
 from exporters.server_config import Auth, read_server
 from exporters.spec import Secrets, Section, open_document
 
@@ -31,7 +31,7 @@ MAX_STALE_AFTER = 7 * 86400.0
 
 @dataclass(frozen=True)
 class Database:
-    connection: postgres.Settings
+    connection: Connection
     search_path: str | None
     max_connections: int | None  # None: one connection per KPI
     allow_privileged_role: bool
@@ -81,7 +81,7 @@ def _database(document: Section) -> Database:
             "search_path", f"must be schema names separated by commas (got {search_path!r})"
         )
     database = Database(
-        connection=postgres.read_settings(section),
+        connection=read_connection(section),
         search_path=search_path,
         max_connections=section.integer("max_connections", None, minimum=1),
         allow_privileged_role=section.boolean("allow_privileged_role", False),

@@ -30,6 +30,7 @@ from exporters.instrumentation.cardinality import RankedCap
 from exporters.kpis import privileges
 from exporters.kpis.config import Config, Kpi
 from exporters.kpis.slow_lane import SlowLane
+from exporters.postgres_connection import connect_arguments
 
 log = logging.getLogger("obsstack.kpis")
 APPLICATION_NAME = "obsstack-kpis"
@@ -109,23 +110,14 @@ class KpiEngine:
         )
 
     def _connect_arguments(self) -> dict[str, Any]:
-        settings = self.config.database.connection
-        server_settings = {"application_name": APPLICATION_NAME}
-        if self.config.database.search_path:
-            server_settings["search_path"] = self.config.database.search_path
-        return {
-            "dsn": settings.dsn,
-            "host": settings.host or None,
-            "port": settings.port or None,
-            "user": settings.user or None,
-            "password": settings.password,
-            "database": settings.database or None,
-            "ssl": settings.sslmode,
-            "statement_cache_size": 0,
-            "server_settings": server_settings,
+        database = self.config.database
+        return connect_arguments(
+            database.connection,
+            application_name=APPLICATION_NAME,
             # Bounds connection attempts, which a timed-out acquire() does not cancel.
-            "timeout": max(kpi.timeout for kpi in self.config.kpis),
-        }
+            timeout=max(kpi.timeout for kpi in self.config.kpis),
+            server_settings={"search_path": database.search_path} if database.search_path else {},
+        )
 
     async def check_role(self) -> list[str]:
         """What the role may do beyond reading, on a connection of its own.

@@ -4,17 +4,16 @@ statement_timeout, then read the role and the connections in use."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
-from urllib.parse import parse_qs, unquote, urlsplit
+from dataclasses import dataclass
 
 import asyncpg
 
 from exporters import naming
+from exporters.postgres_connection import Connection, connect_arguments, fields, read_connection
 from exporters.probe.model import ProbeFailure, Report
 from exporters.spec import Section
 
 NAME = "postgres"
-SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 
 _STATE_QUERY = """
 SELECT pg_is_in_recovery() AS in_recovery,
@@ -24,48 +23,13 @@ SELECT pg_is_in_recovery() AS in_recovery,
 
 
 @dataclass(frozen=True)
-class Settings:
-    host: str
-    port: int
-    database: str
-    user: str
-    password: str | None = field(default=None, repr=False)
-    dsn: str | None = field(default=None, repr=False)
-    sslmode: str | None = "prefer"  # None: the dsn's own sslmode (libpq default: prefer)
+class Settings(Connection):
     query: str = "SELECT 1"
 
 
 def read_settings(section: Section) -> Settings:
     query = section.string("query", "SELECT 1")
-    sslmode = section.string("sslmode", None, choices=SSL_MODES)
-    dsn = section.secret("dsn")
-    if dsn is not None:
-        # Without sslmode the dsn's own ?sslmode= applies: asyncpg reads it only when ssl=None.
-        for key in ("host", "port", "database", "user", "password", "password_file"):
-            if section.has(key):
-                raise section.error(key, "set either dsn or the separate connection fields")
-        for password in _dsn_passwords(dsn):
-            section.secrets.add(password)  # the dsn is a secret; its password alone is one too
-        return Settings("", 0, "", "", dsn=dsn, sslmode=sslmode, query=query)
-    return Settings(
-        host=section.string("host", "127.0.0.1"),
-        port=section.integer("port", 5432, minimum=1),
-        database=section.string("database", "postgres"),
-        user=section.string("user", "postgres"),
-        password=section.secret("password"),
-        sslmode=sslmode or "prefer",
-        query=query,
-    )
-
-
-def _dsn_passwords(dsn: str) -> list[str]:
-    """The passwords a libpq URI carries, decoded: ``user:password@`` and ``?password=``."""
-    try:
-        parts = urlsplit(dsn)
-        passwords = [unquote(parts.password)] if parts.password else []
-    except ValueError:  # a malformed dsn: asyncpg reports it, without the dsn
-        return []
-    return passwords + parse_qs(parts.query).get("password", [])
+    return Settings(**fields(read_connection(section)), query=query)
 
 
 async def probe(settings: Settings, budget: float, report: Report) -> None:
@@ -75,19 +39,12 @@ async def probe(settings: Settings, budget: float, report: Report) -> None:
     statement_timeout_ms = str(max(1, int(budget * 900)))
     try:
         connection = await asyncpg.connect(
-            dsn=settings.dsn,
-            host=settings.host or None,
-            port=settings.port or None,
-            user=settings.user or None,
-            password=settings.password,
-            database=settings.database or None,
-            ssl=settings.sslmode,
-            timeout=budget,
-            statement_cache_size=0,
-            server_settings={
-                "statement_timeout": statement_timeout_ms,
-                "application_name": "obsstack-probe",
-            },
+            **connect_arguments(
+                settings,
+                application_name="obsstack-probe",
+                timeout=budget,
+                server_settings={"statement_timeout": statement_timeout_ms},
+            )
         )
     except (asyncpg.InvalidPasswordError, asyncpg.InvalidAuthorizationSpecificationError) as exc:
         raise ProbeFailure(naming.REASON_AUTH, f"authentication failed: {exc}") from None
