@@ -1,21 +1,27 @@
 """Rule evaluation cost of obsstack's SLO rules against Sloth's layout, with a full history.
 
 50 SLOs (25 services x availability 99.9 % and latency 95 % under 100 ms) over synthetic
-services (:mod:`benchmarks.slo_rules_series`) scraped live every 30 s. Both rule sets,
-``alerts.rules.rule_group`` and Sloth's (``tests.support.sloth_layout``), run in the same
-Debian ``prometheus``, so they see the same data, machine and moment.
+services (:mod:`benchmarks.slo_rules_series`) scraped live every 30 s. Both rule sets
+(:mod:`benchmarks.slo_rules_layouts`: ours from ``alerts.rules.rule_groups``, a main group
+every 30 s and a period group every 5 m per SLO; Sloth's from ``tests.support.sloth_layout``)
+run in the same Debian ``prometheus``, so they see the same data, machine and moment.
 
-Once the first scrapes and evaluations are in, the history is backfilled behind them
-(:mod:`benchmarks.slo_rules_backfill`), continuing every series without a gap or a reset:
-the raw series the rules select, 3 days and an hour at the scrape resolution (Sloth's longest
-raw window is 3d), and the records the rules read over the 30-day period, 30 days and an hour
-at the 30 s evaluation interval, their values computed from the traffic's definition
-(:mod:`benchmarks.slo_rules_steady`) and checked against what the live rules record.
+Once the first scrapes are in, the history is backfilled behind them
+(:mod:`benchmarks.slo_rules_backfill`), continuing every series without a gap or a reset: the
+raw series the rules select, as far back as the longest raw read (Sloth's 3d) and an hour, at
+the scrape resolution; and every record that a rule reads over a range, as far back as its
+longest read and an hour, on the evaluation grid of the group that records it (interval, and
+the offset Prometheus derives from the group's name and file:
+:mod:`benchmarks.slo_rules_schedule`). The records' values are computed from the traffic's
+definition (:mod:`benchmarks.slo_rules_steady`) and checked against what the live rules
+record, and each record's first live sample against its predicted grid.
 
-Then every 30 s the benchmark sums ``prometheus_rule_group_last_duration_seconds`` over each
-layout's groups, and reads each rule's evaluation time from the rules API for the split.
+Then every 30 s the benchmark reads ``prometheus_rule_group_last_duration_seconds`` of each
+layout's groups: summed, and each divided by its group's interval and summed (evaluation
+seconds per second, the cost of groups of different intervals on one scale); and, after the
+warm-up, each group's and rule's evaluation time from the rules API for the split.
 
-Run: ``.venv/bin/python -m benchmarks.slo_rules [--minutes 25] [--warmup 10]``; prints a
+Run: ``.venv/bin/python -m benchmarks.slo_rules [--minutes 20] [--warmup 5]``; prints a
 Markdown report (write-up: ``benchmarks/slo_rules.md``).
 """
 
@@ -23,120 +29,52 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import subprocess
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 import yaml
 
-from alerts import load_spec, records
-from alerts.model import SLO
-from alerts.render import to_yaml
-from alerts.rules import rule_group
 from benchmarks import slo_rules_report as report
 from benchmarks.slo_rules_backfill import Stream, backfill
+from benchmarks.slo_rules_layouts import LAYOUTS, OURS, SLOTH, Layouts
 from benchmarks.slo_rules_series import Fleet
 from benchmarks.slo_rules_steady import Steady
-from exporters import naming
-from tests.support import sloth_layout
-from tests.support.processes import free_port, require_binary, wait_until
+from tests.support.processes import free_port, wait_until
 from tests.support.servers import PrivatePrometheus
 
 REQUESTS_PER_SECOND = 150.0
-STEP = 30.0  # scrape interval and both layouts' evaluation interval, seconds
-RAW_HISTORY = 3 * 86400 + 3600  # Sloth's 3d raw window, and an hour
-RECORD_HISTORY = 30 * 86400 + 3600  # the SLO period, and an hour
+STEP = 30.0  # scrape interval and the global evaluation interval (Sloth's groups), seconds
 RETENTION = "35d"  # over the period; Prometheus' blocks then grow to 54h at most
 QUERY_SLOTS = 1000  # more than the groups: no rule waits for another's query to end
-OURS = f"{naming.SLO_RULE_GROUP_PREFIX}"
-SLOTH = "sloth-slo-"
+PREFIXES = {"ours": OURS, "sloth": SLOTH}
 
 
-def spec_text(services: int) -> str:
-    lines = ["version: obsstack/v1", "services:"]
-    lines += [f"  - name: svc{i:02d}" for i in range(services)]
-    lines.append("slos:")
-    metric = naming.HTTP_SERVER_REQUEST_DURATION.name
-    for i in range(services):
-        job = f'job="svc{i:02d}"'
-        lines += [
-            f"  - service: svc{i:02d}",
-            "    name: availability",
-            "    objective: 99.9",
-            "    sli:",
-            "      kind: availability",
-            f"      errors: '{metric}_count{{{job},http_response_status_code=~\"5..\"}}'",
-            f"      total: '{metric}_count{{{job}}}'",
-            f"  - service: svc{i:02d}",
-            "    name: latency",
-            "    objective: 95",
-            "    sli:",
-            "      kind: latency",
-            f"      histogram: '{metric}{{{job}}}'",
-            "      threshold: 100ms",
-        ]
-    return "\n".join(lines) + "\n"
+class Sample(NamedTuple):
+    """One reading of the layouts' group durations, ``elapsed`` seconds after the history."""
+
+    elapsed: float
+    per_round: dict[str, float]  # layout -> sum of its groups' last durations, seconds
+    per_second: dict[str, float]  # layout -> sum of last duration / interval, seconds per second
 
 
-class Layouts:
-    """Both rule sets for the same SLOs, as Prometheus rule files."""
-
-    def __init__(self, workdir: Path, services: int) -> None:
-        spec_path = workdir / "slos.yaml"
-        spec_path.write_text(spec_text(services))
-        self.slos = load_spec(spec_path).slos
-        self.ours = {"groups": [rule_group(slo) for slo in self.slos]}
-        self.sloth = {"groups": [g for slo in self.slos for g in sloth_layout.groups(slo)]}
-        self.paths = [workdir / "ours.rules.yml", workdir / "sloth.rules.yml"]
-        self.paths[0].write_text(to_yaml(self.ours, "benchmark"))
-        self.paths[1].write_text(to_yaml(self.sloth, "benchmark"))
-        check = subprocess.run(
-            [require_binary("promtool"), "check", "rules", *map(str, self.paths)],
-            capture_output=True,
-            text=True,
-        )
-        if check.returncode != 0:
-            raise SystemExit(check.stdout + check.stderr)
-
-    def expressions(self) -> list[str]:
-        return [
-            r["expr"] for doc in (self.ours, self.sloth) for g in doc["groups"] for r in g["rules"]
-        ]
-
-    def count(self, layout: str, key: str) -> int:
-        document = self.ours if layout == "ours" else self.sloth
-        return sum(1 for g in document["groups"] for r in g["rules"] if key in r)
-
-    def period_inputs(self, slo: SLO) -> list[dict[str, Any]]:
-        """The rules whose records the period rules read: ours, then Sloth's."""
-        ours = [records.events_per_second(slo), records.errors_per_second(slo)]
-        rules = [r for r in rule_group(slo)["rules"] if r.get("record") in ours]
-        sloth = sloth_layout.sli_group(slo)["rules"]
-        base = [r for r in sloth if r["labels"].get("sloth_window") == slo.base_window_name]
-        return rules + base
-
-    def period_inputs_all(self) -> list[dict[str, Any]]:
-        return [r for slo in self.slos for r in self.period_inputs(slo)]
-
-
-def selector(rule: dict[str, Any]) -> str:
-    """The series a recording rule writes, as a PromQL selector."""
-    inner = ",".join(f'{k}="{v}"' for k, v in sorted(rule["labels"].items()))
-    return f"{rule['record']}{{{inner}}}"
+# (layout, group kind) -> seconds per evaluation and per second, summed over the SLOs; and
+# (layout, group kind, rule) -> the same for each rule.
+Split = dict[tuple[str, ...], tuple[float, float]]
 
 
 class Bench:
     def __init__(self, services: int, routes: int) -> None:
         self.workdir = Path(tempfile.mkdtemp(prefix="obsstack-slo-bench-"))
-        self.layouts = Layouts(self.workdir, services)
+        self.layouts = Layouts(self.workdir, services, STEP)
         self.started = time.time()
+        periods = max(i.history for i in self.layouts.inputs)
         self.fleet = Fleet(
             {f"svc{i:02d}": REQUESTS_PER_SECOND for i in range(services)},
             routes,
-            origin=self.started - RECORD_HISTORY - 86400,
+            origin=self.started - periods - 86400,
         )
         self.port = free_port()
         config: dict[str, Any] = {
@@ -160,8 +98,8 @@ class Bench:
         self.prometheus.config_path.write_text(yaml.safe_dump(config, sort_keys=False))
 
     def load_rules(self) -> None:
-        """Add both rule files to the running Prometheus."""
-        self.config["rule_files"] = [str(p) for p in self.layouts.paths]
+        """Add both rule files to the running Prometheus, by the paths their groups hash."""
+        self.config["rule_files"] = [str(self.layouts.paths[layout]) for layout in LAYOUTS]
         self.prometheus.config_path.write_text(yaml.safe_dump(self.config, sort_keys=False))
         httpx.post(f"{self.prometheus.url}/-/reload", timeout=30).raise_for_status()
 
@@ -194,16 +132,22 @@ class Bench:
         stamps = (round(float(t) * 1000) for t, _ in result["values"])
         return min(t for t in stamps if t >= since)
 
-    def rule_times(self) -> dict[tuple[str, str], float]:
-        """Seconds each rule name took at its last evaluation, summed per layout."""
+    def split(self) -> Split:
+        """Seconds each group kind and each rule took at its last evaluation, per layout."""
         response = httpx.get(f"{self.prometheus.url}/api/v1/rules", timeout=120)
-        times: dict[tuple[str, str], float] = {}
+        split: Split = {}
+
+        def add(key: tuple[str, ...], seconds: float, interval: float) -> None:
+            total, per_second = split.get(key, (0.0, 0.0))
+            split[key] = (total + seconds, per_second + seconds / interval)
+
         for group in response.json()["data"]["groups"]:
-            layout = "ours" if group["name"].startswith(OURS) else "sloth"
+            layout, kind = self.layouts.kind_of[group["name"]]
+            interval = float(group["interval"])
+            add((layout, kind), float(group["evaluationTime"]), interval)
             for rule in group["rules"]:
-                key = (layout, rule["name"])
-                times[key] = times.get(key, 0.0) + float(rule["evaluationTime"])
-        return times
+                add((layout, kind, rule["name"]), float(rule["evaluationTime"]), interval)
+        return split
 
     # -- phases -------------------------------------------------------------------------------
 
@@ -212,15 +156,18 @@ class Bench:
         wait_until(lambda: self.scalar("count(up == 1)") == targets, 120, "every target up", 2)
 
     def wait_for_records(self, since: int) -> None:
-        """Until every record the period rules read has been evaluated since ``since`` (ms)."""
-        rules = self.layouts.period_inputs_all()
+        """Until every record read over a range has been evaluated since ``since`` (ms)."""
+        inputs = self.layouts.inputs
         # One query per name: timestamp() drops the name, and two records share their labels.
-        queries = [f"count(timestamp({n}) >= {since / 1000})" for n in {r["record"] for r in rules}]
+        names = {i.rule["record"] for i in inputs}
+        queries = [f"count(timestamp({n}) >= {since / 1000})" for n in names]
 
         def evaluated() -> bool:
-            return sum(self.scalar(q) or 0 for q in queries) == len(rules)
+            return sum(self.scalar(q) or 0 for q in queries) == len(inputs)
 
-        wait_until(evaluated, 120, "every record evaluated", 2)
+        # A group's first evaluation comes up to one of its intervals after the reload.
+        timeout = max(i.interval for i in inputs) + 120
+        wait_until(evaluated, timeout, "every record evaluated", 2)
 
     def wait_for_blocks(self, blocks: int) -> None:
         def loaded() -> bool:
@@ -241,19 +188,39 @@ class Bench:
             up = f'up{{job="{target.job}",instance="{instance}"}}'
             first = self.first_sample(up, round(self.started * 1000))
             prefixes, rates = zip(*pairs, strict=True)
-            streams.append(Stream(prefixes, rates, True, since, first, first % step))
+            streams.append(Stream(prefixes, rates, True, since, first, first % step, step))
         return streams
 
-    def record_streams(
-        self, expected: dict[str, float], since: int, until: int | None = None
-    ) -> list[Stream]:
-        """The records the period rules read: from ``since`` to ``until`` on a 30 s grid, or
-        (``until`` None) to each record's first live sample, on the live rules' grid."""
-        step = round(STEP * 1000)
-        streams = []
-        for series, value in expected.items():
-            end = self.first_sample(series, since) if until is None else until
-            streams.append(Stream((series + " ",), (value,), False, since, end, end % step))
+    def record_streams(self, expected: dict[str, float], now: int) -> list[Stream]:
+        """Every record read over a range, from as far back as it is read to ``now`` (ms), on
+        the grid its group evaluates on."""
+        return [
+            Stream(
+                (i.series + " ",),
+                (expected[i.series],),
+                False,
+                now - round(i.history * 1000),
+                now,
+                i.offset_ms,
+                i.step_ms,
+            )
+            for i in self.layouts.inputs
+        ]
+
+    def gap_streams(self, expected: dict[str, float], now: int) -> list[Stream]:
+        """The same records from ``now`` to each one's first live sample; stops unless that
+        sample is on the predicted grid, which the backfill then continues."""
+        streams, wrong = [], []
+        for i in self.layouts.inputs:
+            first = self.first_sample(i.series, now)
+            if first % i.step_ms != i.offset_ms:
+                wrong.append(f"{i.group}: evaluated at +{first % i.step_ms} ms, not {i.offset_ms}")
+            value = (expected[i.series],)
+            streams.append(
+                Stream((i.series + " ",), value, False, now, first, i.offset_ms, i.step_ms)
+            )
+        if wrong:
+            raise SystemExit("groups off their predicted grid:\n" + "\n".join(wrong))
         return streams
 
     def check_records(self, expected: dict[str, float]) -> tuple[list[str], float]:
@@ -268,33 +235,48 @@ class Bench:
                 wrong.append(f"{series}: live {live}, backfilled {value!r}")
         return wrong, largest
 
-    def sample_costs(self) -> tuple[float, float] | None:
-        metric = "prometheus_rule_group_last_duration_seconds"
-        ours = self.scalar(f'sum({metric}{{rule_group=~".*;{OURS}.*"}})')
-        sloth = self.scalar(f'sum({metric}{{rule_group=~".*;{SLOTH}.*"}})')
-        return None if ours is None or sloth is None else (ours, sloth)
+    def sample_costs(self, elapsed: float) -> Sample | None:
+        duration = "prometheus_rule_group_last_duration_seconds"
+        interval = "prometheus_rule_group_interval_seconds"
+        per_round, per_second = {}, {}
+        for layout in LAYOUTS:
+            groups = f'{{rule_group=~".*;{PREFIXES[layout]}.*"}}'
+            total = self.scalar(f"sum({duration}{groups})")
+            rate = self.scalar(f"sum({duration}{groups} / {interval}{groups})")
+            if total is None or rate is None:
+                return None
+            per_round[layout], per_second[layout] = total, rate
+        return Sample(elapsed, per_round, per_second)
+
+
+def expected_values(bench: Bench, steady: Steady) -> dict[str, float]:
+    """The constant each record read over a range takes, in the order the groups record them."""
+    expected = {}
+    for i in bench.layouts.inputs:
+        expected[i.series] = steady.value(i.rule["expr"])
+        steady.record(i.rule["record"], i.rule["labels"], expected[i.series])
+    return expected
 
 
 def run(services: int, routes: int, minutes: float, warmup: float) -> str:
     bench = Bench(services, routes)
     steady = Steady(bench.fleet)
-    expected = {
-        selector(rule): steady.value(rule["expr"]) for rule in bench.layouts.period_inputs_all()
-    }
+    expected = expected_values(bench, steady)
     bench.fleet.serve(bench.port)
     notes: dict[str, Any] = {"expected": expected}
-    samples: list[tuple[float, float, float]] = []
-    splits: list[dict[tuple[str, str], float]] = []
-    step = round(STEP * 1000)
+    samples: list[Sample] = []
+    splits: list[Split] = []
+    raw_names = {series.name for _, series in bench.fleet.series()}
     try:
         bench.prometheus.start()
         bench.wait_for_targets()
         now = round(time.time() * 1000)
-        raw = bench.raw_streams(steady, now - RAW_HISTORY * 1000)
-        records = bench.record_streams(expected, now - RECORD_HISTORY * 1000, now)
+        notes["raw_history"] = bench.layouts.raw_history(raw_names)
+        raw = bench.raw_streams(steady, now - round(notes["raw_history"] * 1000))
         notes["raw_series"] = sum(len(s.prefixes) for s in raw)
+        streams = raw + bench.record_streams(expected, now)
         notes["backfill"] = backfill(
-            raw + records, step, bench.fleet.origin, bench.workdir, bench.workdir / "data"
+            streams, bench.fleet.origin, bench.workdir, bench.workdir / "data"
         )
         blocks = notes["backfill"].blocks
         bench.wait_for_blocks(blocks)
@@ -304,25 +286,25 @@ def run(services: int, routes: int, minutes: float, warmup: float) -> str:
         wrong, notes["deviation"] = bench.check_records(expected)
         if wrong:
             raise SystemExit("the live rules disagree with the backfill:\n" + "\n".join(wrong))
-        # The records between the backfill's end and the rules' first evaluation.
-        gap = bench.record_streams(expected, now)
+        # The records between the backfill's end and the rules' first evaluations.
+        gap = bench.gap_streams(expected, now)
         notes["gap"] = backfill(
-            gap, step, bench.fleet.origin, bench.workdir / "gap", bench.workdir / "data"
+            gap, bench.fleet.origin, bench.workdir / "gap", bench.workdir / "data"
         )
         bench.wait_for_blocks(blocks + notes["gap"].blocks)
         loaded = time.monotonic()
         time.sleep(2 * STEP)  # evaluations over the whole history
-        notes["checks"] = report.history_checks(bench, expected)
+        notes["checks"] = report.history_checks(bench, expected, notes["raw_history"])
         before = report.counters(bench)
         deadline = loaded + (warmup + minutes) * 60
         while time.monotonic() < deadline:
             time.sleep(STEP)
             elapsed = time.monotonic() - loaded
-            costs = bench.sample_costs()
-            if costs is not None:
-                samples.append((elapsed, *costs))
+            sample = bench.sample_costs(elapsed)
+            if sample is not None:
+                samples.append(sample)
             if elapsed >= warmup * 60:
-                splits.append(bench.rule_times())
+                splits.append(bench.split())
         notes["counters"] = report.counters(bench, before)
         notes["head_series"] = bench.scalar("prometheus_tsdb_head_series") or 0.0
         notes["rejected"] = sum(

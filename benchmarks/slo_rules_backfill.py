@@ -42,6 +42,12 @@ class Stream:
     start: int
     end: int
     offset: int
+    step: int
+
+    @property
+    def first(self) -> int:
+        """The time of the stream's first sample, ``end`` or later if it has none."""
+        return self.start + (self.offset - self.start) % self.step
 
 
 @dataclass(frozen=True)
@@ -50,7 +56,7 @@ class Window:
     out_dir: Path
     begin: int
     end: int
-    step: int
+    tick: int  # at most the smallest step: each stream has at most one sample per tick
     origin: float
     streams: tuple[Stream, ...]
 
@@ -63,11 +69,13 @@ def write_window(window: Window) -> tuple[int, int]:
     """Write the window's OpenMetrics file; its samples and bytes."""
     samples = 0
     with open(window.path, "w") as out:
-        for base in range(window.begin, window.end, window.step):
+        for base in range(window.begin, window.end, window.tick):
             parts = []
             for stream in window.streams:
-                t = base + (stream.offset - base) % window.step
-                if not (stream.start <= t < stream.end and t < window.end):
+                t = base + (stream.offset - base) % stream.step
+                if not (
+                    t < base + window.tick and t < window.end and stream.start <= t < stream.end
+                ):
                     continue
                 stamp = _stamp(t)
                 if stream.counter:
@@ -121,8 +129,9 @@ class Backfill:
     windows: int = 0
 
 
-def windows_for(streams: list[Stream], step: int, origin: float, workdir: Path) -> list[Window]:
+def windows_for(streams: list[Stream], origin: float, workdir: Path) -> list[Window]:
     """One window per aligned block range the streams cover, the biggest first."""
+    tick = min(s.step for s in streams)
     first = min(s.start for s in streams)
     last = max(s.end for s in streams)
     windows = []
@@ -137,25 +146,29 @@ def windows_for(streams: list[Stream], step: int, origin: float, workdir: Path) 
                     workdir / "blocks" / name,
                     begin,
                     end,
-                    step,
+                    tick,
                     origin,
                     inside,
                 )
             )
 
     def weight(w: Window) -> int:
-        return sum(len(s.prefixes) * (min(s.end, w.end) - max(s.start, w.begin)) for s in w.streams)
+        return sum(
+            len(s.prefixes) * (min(s.end, w.end) - max(s.start, w.begin)) // s.step
+            for s in w.streams
+        )
 
     return sorted(windows, key=weight, reverse=True)
 
 
-def backfill(
-    streams: list[Stream], step: int, origin: float, workdir: Path, data_dir: Path
-) -> Backfill:
+def backfill(streams: list[Stream], origin: float, workdir: Path, data_dir: Path) -> Backfill:
     """Make the blocks of ``streams`` and move them into ``data_dir``."""
     started = time.monotonic()
+    streams = [s for s in streams if s.first < s.end]
+    if not streams:
+        return Backfill()
     workdir.mkdir(parents=True, exist_ok=True)
-    windows = windows_for(streams, step, origin, workdir)
+    windows = windows_for(streams, origin, workdir)
     result = Backfill(windows=len(windows))
     # spawn: the parent serves the fleet from a thread, which a fork would copy mid-request.
     context = multiprocessing.get_context("spawn")

@@ -1,11 +1,13 @@
 """What rules read and record under the fleet's steady traffic, from the traffic's definition.
 
 The history backfilled for the benchmark holds two kinds of series: the raw series the rules
-read over ranges, and the records the rules read over the period. With steady traffic a record
-that reads raw series is a constant: :meth:`Steady.value` computes it by evaluating the rule's
-own PromQL over the fleet's per-series rates (``rate(counter[w])`` of a steady counter is its
-rate). Only the PromQL those rules use is understood: ``sum`` without grouping, ``rate`` of a
-range selector, arithmetic, ``or``, parentheses and numbers; anything else is a ValueError.
+read over ranges, and the records the rules read over ranges. With steady traffic such a record
+is a constant: :meth:`Steady.value` computes it by evaluating the rule's own PromQL over the
+fleet's per-series rates (``rate(counter[w])`` of a steady counter is its rate) and over the
+records already computed (:meth:`Steady.record`), such as the base-window rate a period tile
+multiplies. Only the PromQL those rules use is understood: ``sum`` without grouping, ``rate``
+of a range selector, an instant selector of a computed record, arithmetic, ``or``,
+parentheses and numbers; anything else is a ValueError.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ class Steady:
     """The fleet's series indexed by metric name and job, for selectors to pick from."""
 
     def __init__(self, fleet: Fleet) -> None:
+        self.recorded: list[tuple[dict[str, str], float]] = []
         self.rows: list[Row] = []
         self.by_job: dict[tuple[str, str], list[Row]] = {}
         self.by_name: dict[str, list[Row]] = {}
@@ -75,6 +78,10 @@ class Steady:
         chosen = {id(row[1]) for node in nodes.values() for row in self.selected(node)}
         return [(t, s) for t, s, _ in self.rows if id(s) in chosen]
 
+    def record(self, name: str, labels: dict[str, str], value: float) -> None:
+        """Make the record ``name{labels}`` (a constant ``value``) readable by later rules."""
+        self.recorded.append(({"__name__": name, **labels}, value))
+
     def value(self, expression: str) -> float:
         """The one value ``expression`` (a rule reading raw series) takes at steady state."""
         value = self._evaluate(promql_parser.parse(expression))
@@ -99,6 +106,11 @@ class Steady:
         if isinstance(node, promql_parser.Call) and node.func.name == "rate":
             (matrix,) = node.args
             return [series.rate for _, series, _ in self.selected(matrix.vector_selector)]
+        if isinstance(node, promql_parser.VectorSelector):
+            values = [value for labels, value in self.recorded if _matches(node, labels)]
+            if not values:
+                raise ValueError(f"{node.prettify()} selects no record computed before")
+            return values
         if isinstance(node, promql_parser.BinaryExpr):
             left, right = self._evaluate(node.lhs), self._evaluate(node.rhs)
             return _binary(str(node.op), left, right)
