@@ -28,9 +28,9 @@ from pathlib import Path
 
 import yaml
 
-from exporters import naming
-from exporters.bundle.alerting import load_alerting
-from exporters.spec import parse_duration
+from obsstack.core import naming
+from obsstack.core.spec import parse_duration
+from obsstack.stack.alerting import load_alerting
 from tests.bundle.conftest import (
     GENIE_KEY,
     ROUTING_KEY,
@@ -40,6 +40,7 @@ from tests.bundle.conftest import (
 )
 from tests.support.alert_sender import Alert, AlertSender
 from tests.support.paging_apis import PagingApis
+from tests.support.paths import ALERTING
 from tests.support.processes import Process, require_binary
 
 TOLERANCE = 5.0  # seconds
@@ -49,7 +50,7 @@ EVALUATION_INTERVAL = 15.0  # the bundle's Prometheus
 
 def start(workdir: Path, apis: PagingApis, name: str, before: bool) -> tuple[Process, str]:
     """An Alertmanager with the shipped timings and its heartbeat on the double's ``name``."""
-    alerting = load_alerting()
+    alerting = load_alerting(ALERTING)
     state, options = render(
         workdir,
         {"alertmanager"},
@@ -99,7 +100,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10.0)
     args = parser.parse_args()
-    interval = parse_duration(load_alerting().heartbeat_interval)
+    interval = parse_duration(load_alerting(ALERTING).heartbeat_interval)
     version = subprocess.run(
         [require_binary("prometheus-alertmanager"), "--version"], capture_output=True, text=True
     )

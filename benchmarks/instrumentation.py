@@ -70,12 +70,12 @@ def build_app(variant: str) -> Any:
         return {"status": "ok"}
 
     if variant == "metrics":
-        from exporters.instrumentation import instrument_app
+        from obsstack.instrumentation import instrument_app
 
         instrument_app(app, "bench", request_ids=False, tracing=False)
     elif variant == "logs" or variant.startswith("full"):
-        from exporters.instrumentation import instrument_app
-        from exporters.logs import configure_logging
+        from obsstack.core.logs import configure_logging
+        from obsstack.instrumentation import instrument_app
 
         configure_logging("INFO", stream=open(os.devnull, "w"))  # noqa: SIM115 - process lifetime
         instrument_app(

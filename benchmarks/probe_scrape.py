@@ -27,8 +27,8 @@ import asyncpg
 import httpx
 import yaml
 
-from exporters.probe.config import load_config
-from exporters.probe.engine import Prober
+from obsstack.probe.config import load_config
+from obsstack.probe.engine import Prober
 from tests.support.doubles import Blackhole, HttpDouble, Reply
 from tests.support.processes import OBSSTACK, Process, free_port, http_ok, wait_until
 from tests.support.servers import PrivatePostgres, PrivateRedis

@@ -2,7 +2,7 @@
 
 50 SLOs (25 services x availability 99.9 % and latency 95 % under 100 ms) over synthetic
 services (:mod:`benchmarks.slo_rules_series`) scraped live every 30 s. Both rule sets
-(:mod:`benchmarks.slo_rules_layouts`: ours from ``alerts.rules.rule_groups``, a main group
+(:mod:`benchmarks.slo_rules_layouts`: ours from ``obsstack.alerts.rules.rule_groups``, a main group
 every 30 s and a period group every 5 m per SLO; Sloth's from ``tests.support.sloth_layout``)
 run in the same Debian ``prometheus``, so they see the same data, machine and moment.
 

@@ -1,10 +1,11 @@
 """The two rule layouts of the SLO rule benchmark, and what each reads over ranges.
 
-Ours is ``alerts.rules.rule_groups`` (per SLO a main group every 30 s and a period group every
-5 m), Sloth's ``tests.support.sloth_layout`` (three groups at the global interval). What the
-rules read over ranges is found in their own PromQL (:func:`reaches`): the records among it
-are the history to backfill, each at the interval and phase of the group that records it
-(:mod:`benchmarks.slo_rules_schedule`), as far back as its longest read and a margin.
+Ours is ``obsstack.alerts.rules.rule_groups`` (per SLO a main group every 30 s and a period
+group every 5 m), Sloth's ``tests.support.sloth_layout`` (three groups at the global
+interval). What the rules read over ranges is found in their own PromQL (:func:`reaches`):
+the records among it are the history to backfill, each at the interval and phase of the
+group that records it (:mod:`benchmarks.slo_rules_schedule`), as far back as its longest
+read and a margin.
 """
 
 from __future__ import annotations
@@ -17,13 +18,13 @@ from typing import Any
 
 import promql_parser
 
-from alerts import load_spec
-from alerts.model import SLO
-from alerts.render import to_yaml
-from alerts.rules import rule_groups
 from benchmarks.slo_rules_schedule import group_offset_ms
-from exporters import naming
-from exporters.spec import parse_duration
+from obsstack.alerts import load_spec
+from obsstack.alerts.model import SLO
+from obsstack.alerts.render import to_yaml
+from obsstack.alerts.rules import rule_groups
+from obsstack.core import naming
+from obsstack.core.spec import parse_duration
 from tests.support import sloth_layout
 from tests.support.processes import require_binary
 

@@ -9,10 +9,10 @@ import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from alerts import records
 from benchmarks.slo_rules_backfill import Backfill
 from benchmarks.slo_rules_layouts import LAYOUTS, MARGIN, OURS, SLOTH, selector
-from exporters.spec import format_duration, parse_duration
+from obsstack.alerts import records
+from obsstack.core.spec import format_duration, parse_duration
 
 if TYPE_CHECKING:
     from benchmarks.slo_rules import Bench, Sample, Split

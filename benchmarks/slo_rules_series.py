@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from exporters import naming
-from exporters.instrumentation import DEFAULT_DURATION_BUCKETS
+from obsstack.core import naming
+from obsstack.instrumentation import DEFAULT_DURATION_BUCKETS
 
 INSTANCES = 3
 CODES = {"200": 0.90, "201": 0.05, "404": 0.0495, "500": 0.0003, "503": 0.0002}

@@ -1,7 +1,7 @@
 """When obsstack's SLO alerts fire and clear, against Sloth's rules, for the same input series.
 
 Every scenario of :mod:`tests.support.timing` runs once in real promtool with both rule
-layouts loaded side by side (obsstack's ``alerts.rules`` and Sloth's, as Sloth v0.16 writes
+layouts loaded side by side (obsstack's ``obsstack.alerts.rules`` and Sloth's, as Sloth v0.16 writes
 them), evaluated every 30 s. The report gives, per scenario and tier, the minutes from the
 start of the burst (or of the data) until each layout's alert fires and until it clears, and
 our delay relative to Sloth's.

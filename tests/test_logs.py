@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
 
-from exporters import otel
-from exporters.logs import REQUEST_ID, configure_logging, redact_secrets, set_tenant
-from exporters.otel_logs import OtlpLogHandler, stop_log_export
-from exporters.spec import ConfigError, Secrets
+from obsstack.core import otel
+from obsstack.core.logs import REQUEST_ID, configure_logging, redact_secrets, set_tenant
+from obsstack.core.otel_logs import OtlpLogHandler, stop_log_export
+from obsstack.core.spec import ConfigError, Secrets
 from tests.instrumentation.otlp import OtlpReceiver
 from tests.support.processes import free_port, wait_until
 
@@ -211,7 +211,7 @@ def test_http_client_libraries_log_warnings_only_unless_asked(stream):
     assert lines(stream)[-1]["message"] == "asked for"
 
 
-# -- logs over OTLP (exporters.otel_logs), decoded by an OTLP/HTTP receiver double -------------
+# -- logs over OTLP (obsstack.core.otel_logs), decoded by an OTLP/HTTP receiver double -------------
 
 SERVICE = "unit-service"
 

@@ -30,9 +30,9 @@ import yaml
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from exporters import artifacts
-from exporters.bundle import generate as bundle_generate
-from exporters.cli import main
+from obsstack import generate
+from obsstack.cli import main
+from obsstack.stack import generate as bundle_generate
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -188,16 +188,16 @@ class Reader:
             return
         # `obsstack generate` reads compose/alerting.yaml under the source root, in the bundle's
         # generator only (the others never read it): that one, on this file.
-        bundle = [g for g in artifacts.GENERATORS if g[0].startswith("exporters.bundle")]
+        bundle = [(bundle_generate.generate, "compose/generated")]
         with (
             mock.patch.object(bundle_generate, "ALERTING", str(path)),
-            mock.patch.object(artifacts, "GENERATORS", bundle),
+            mock.patch.object(generate, "generators", lambda: bundle),
         ):
             yield
 
 
 EXPORTER = Reader("exporter", "check-config", ("exporters/CONFIGURATION.md",))
-KPIS = Reader("kpis", "kpis", ("exporters/kpis/platform.yaml",))
+KPIS = Reader("kpis", "kpis", ("exporters/obsstack/kpis/platform.yaml",))
 SLOS = Reader(
     "slos",
     "generate",

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from exporters import plain_yaml
-from exporters.bundle import generate as bundle_generate
-from exporters.cli import main
+from obsstack.cli import main
+from obsstack.core import plain_yaml
+from obsstack.stack import generate as bundle_generate
 
 REPO = Path(__file__).resolve().parents[1]
 BAD = REPO / "tests/data/bad"
@@ -145,7 +145,7 @@ def run_in_subprocess(reader: str, path: Path, tmp_path: Path) -> subprocess.Com
     """The reader's command in a child process, so that a read that blocks fails the test
     (the timeout) instead of hanging it."""
     code = (
-        "import sys; from exporters.bundle import generate; from exporters.cli import main; "
+        "import sys; from obsstack.stack import generate; from obsstack.cli import main; "
         f"generate.ALERTING = {str(path)!r}; sys.exit(main(sys.argv[1:]))"
     )
     argv = {

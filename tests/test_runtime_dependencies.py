@@ -8,14 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from exporters.kpis.config import SHIPPED as KPI_CONFIG
+from obsstack.kpis.config import SHIPPED as KPI_CONFIG
 
 REPO = Path(__file__).resolve().parents[1]
 WITHOUT = "import sys; sys.modules['grafanalib'] = sys.modules['jsonschema'] = None; "
 
 
 def obsstack_without_generator_packages(*argv: str) -> subprocess.CompletedProcess[str]:
-    code = WITHOUT + f"from exporters.cli import main; sys.exit(main({list(argv)!r}))"
+    code = WITHOUT + f"from obsstack.cli import main; sys.exit(main({list(argv)!r}))"
     return subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=REPO
     )

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from exporters.kpis.config import SHIPPED as KPI_CONFIG
-from exporters.secret_files import SecretFileProblem, read_secret
+from obsstack.core.secret_files import SecretFileProblem, read_secret
+from obsstack.kpis.config import SHIPPED as KPI_CONFIG
 from tests.support.processes import OBSSTACK, free_port
 
 SECRET = "s3cr3t-value-never-shown"

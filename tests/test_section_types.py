@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import assert_type
 
-from exporters.spec import Section
+from obsstack.core.spec import Section
 
 
 def test_each_accessor_returns_its_type(tmp_path: Path):

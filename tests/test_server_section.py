@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 import yaml
 
-from exporters.kpis.config import SHIPPED as KPI_CONFIG
-from exporters.kpis.config import load_config as load_kpis
-from exporters.probe.config import load_config as load_exporter
-from exporters.server_config import Auth
-from exporters.spec import ConfigError
+from obsstack.core.server_config import Auth
+from obsstack.core.spec import ConfigError
+from obsstack.kpis.config import SHIPPED as KPI_CONFIG
+from obsstack.kpis.config import load_config as load_kpis
+from obsstack.probe.config import load_config as load_exporter
 
 EXPORTER = {"dependencies": [{"name": "web", "kind": "http", "url": "http://127.0.0.1:9"}]}
 KPIS = {k: v for k, v in yaml.safe_load(KPI_CONFIG.read_text()).items() if k != "server"}

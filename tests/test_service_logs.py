@@ -15,7 +15,7 @@ import httpx
 import pytest
 import yaml
 
-from exporters import __version__, naming
+from obsstack.core import __version__, naming
 from tests.demo.test_demo import drop
 from tests.instrumentation.otlp import OtlpReceiver, ReceivedLog
 from tests.support.doubles import HttpDouble, Reply

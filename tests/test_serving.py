@@ -10,9 +10,9 @@ import socket
 
 import pytest
 
-from exporters.server_loop import AcceptErrorLog, BoundedLog, WarningRateLimit
-from exporters.serving import ServerLimits
-from exporters.spec import ConfigError
+from obsstack.core.server_loop import AcceptErrorLog, BoundedLog, WarningRateLimit
+from obsstack.core.serving import ServerLimits
+from obsstack.core.spec import ConfigError
 
 
 def test_the_defaults_suit_an_exporter():

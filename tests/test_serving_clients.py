@@ -365,8 +365,8 @@ def test_a_server_with_256_descriptors_stays_up_under_300_connections(tmp_path):
 # A server whose descriptors are taken by something else than its clients (a leak, a library).
 DESCRIPTOR_HOG = """
 import os, sys
-from exporters.logs import configure_logging
-from exporters.serving import serve
+from obsstack.core.logs import configure_logging
+from obsstack.core.serving import serve
 
 async def app(scope, receive, send):
     if scope["type"] == "lifespan":

@@ -5,8 +5,9 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from alerts.generate import generate
-from exporters.artifacts import GenerateContext
+from obsstack.alerts.generate import generate
+from obsstack.core.artifacts import GenerateContext
+from tests.support.paths import ROOT as REPO_ROOT
 from tests.support.processes import require_binary
 
 
@@ -22,7 +23,7 @@ def run(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProce
 
 def generate_into(root: Path, spec: Path | None = None) -> Path:
     """Generate the alerts artifacts of ``spec`` under ``root``; the alerts/generated dir."""
-    for artifact in generate(GenerateContext(slo_spec=spec)):
+    for artifact in generate(GenerateContext(REPO_ROOT, slo_spec=spec)):
         path = root / artifact.path
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(artifact.content)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from exporters.cli import main
+from obsstack.cli import main
 
 REPO = Path(__file__).resolve().parents[2]
 BAD = sorted((REPO / "tests/data/bad/slos").glob("*.yaml"))

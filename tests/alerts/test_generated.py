@@ -15,11 +15,12 @@ from typing import Any
 import promql_parser
 import yaml
 
-from alerts import load_default_spec, records
-from alerts.generate import OUTPUT_DIR, rules_file
-from exporters import naming
-from exporters.artifacts import HEADER, REPO_ROOT
+from obsstack.alerts import load_default_spec, records
+from obsstack.alerts.generate import OUTPUT_DIR, rules_file
+from obsstack.core import naming
+from obsstack.core.artifacts import HEADER
 from tests.alerts.promtool import generate_into, run
+from tests.support.paths import ROOT as REPO_ROOT
 
 GENERATED = REPO_ROOT / OUTPUT_DIR
 

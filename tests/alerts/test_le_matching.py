@@ -12,9 +12,9 @@ from pathlib import Path
 
 import yaml
 
-from alerts import load_spec, records
-from alerts.render import to_yaml
-from alerts.rules import rule_groups
+from obsstack.alerts import load_spec, records
+from obsstack.alerts.render import to_yaml
+from obsstack.alerts.rules import rule_groups
 from tests.alerts.promtool import run
 
 

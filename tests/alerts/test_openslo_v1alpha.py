@@ -6,9 +6,9 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-from alerts import load_spec, sli
-from alerts.rules import rule_group
-from exporters import naming
+from obsstack.alerts import load_spec, sli
+from obsstack.alerts.rules import rule_group
+from obsstack.core import naming
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "tests/data/openslo"

@@ -13,10 +13,10 @@ from typing import Any
 
 import yaml
 
-from alerts import load_spec, records
-from alerts.render import to_yaml
-from alerts.rules import rule_groups
-from exporters import naming
+from obsstack.alerts import load_spec, records
+from obsstack.alerts.render import to_yaml
+from obsstack.alerts.rules import rule_groups
+from obsstack.core import naming
 from tests.alerts.promtool import generate_into, run
 from tests.support import sloth_layout
 

@@ -8,8 +8,8 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from alerts import load_default_spec
-from exporters.artifacts import REPO_ROOT
+from obsstack.alerts import load_default_spec
+from tests.support.paths import ROOT as REPO_ROOT
 
 RUNBOOKS = REPO_ROOT / "docs/runbooks.md"
 

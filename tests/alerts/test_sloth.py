@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 import yaml
 
-from alerts import load_spec, sli
-from alerts.model import SLO
-from alerts.rules import rule_group
-from exporters import naming
+from obsstack.alerts import load_spec, sli
+from obsstack.alerts.model import SLO
+from obsstack.alerts.rules import rule_group
+from obsstack.core import naming
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "tests/data/sloth"

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from alerts import load_default_spec, load_spec, promql, records
-from alerts.model import SLO
-from exporters import naming
+from obsstack.alerts import load_default_spec, load_spec, promql, records
+from obsstack.alerts.model import SLO
+from obsstack.core import naming
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "alerts/examples"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from alerts.model import SLO
+from obsstack.alerts.model import SLO
 from tests.support import timing
 from tests.support.timing import OURS, SLOTH, Scenario, Timeline
 

@@ -12,13 +12,14 @@ from typing import Any
 import httpx
 import pytest
 
-from alerts import load_default_spec
-from exporters.bundle import configs
-from exporters.bundle.alerting import load_alerting
-from exporters.bundle.runner import Options, State, native_topology, render_configs
-from exporters.bundle.tokens import ONCALL_TOKEN
+from obsstack.alerts import load_default_spec
+from obsstack.stack import configs
+from obsstack.stack.alerting import load_alerting
+from obsstack.stack.runner import Options, State, native_topology, render_configs
+from obsstack.stack.tokens import ONCALL_TOKEN
 from tests.support.alert_sender import AlertSender
 from tests.support.paging_apis import PagingApis
+from tests.support.paths import ALERTING, ROOT
 from tests.support.processes import (
     OBSSTACK,
     Process,
@@ -64,12 +65,16 @@ def render(tmp_path: Path, components: set[str], **settings: Any) -> tuple[State
     ``settings`` replace fields of compose/alerting.yaml: timings, destination URLs.
     """
     ports = {name: free_port() for name in components}
-    options = Options(
-        state_dir=tmp_path / "state", ports=ports, scrape_interval="1s", evaluation_interval="1s"
+    options = Options.at(
+        ROOT,
+        state_dir=tmp_path / "state",
+        ports=ports,
+        scrape_interval="1s",
+        evaluation_interval="1s",
     )
     state = State(options.state_dir)
     state.create()
-    alerting = dataclasses.replace(load_alerting(), **{**SHORT_TIMINGS, **settings})
+    alerting = dataclasses.replace(load_alerting(ALERTING), **{**SHORT_TIMINGS, **settings})
     render_configs(
         state,
         native_topology(options, components),
@@ -77,6 +82,7 @@ def render(tmp_path: Path, components: set[str], **settings: Any) -> tuple[State
         ["postgres", "redis"],
         ROUTING_KEY,
         GENIE_KEY,
+        load_default_spec(ROOT),
     )
     return state, options
 

@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 import yaml
 
-from exporters import naming
-from exporters.bundle import native_exporters
+from obsstack.core import naming
+from obsstack.stack import native_exporters
 from tests.bundle.conftest import Stack, render, start_alertmanager, start_sink
 from tests.support.processes import OBSSTACK, Process, http_ok, require_binary, wait_until
 from tests.support.servers import PrivateRedis

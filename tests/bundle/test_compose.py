@@ -267,9 +267,9 @@ def test_kpi_exporter_reads_the_bundle_database_as_the_reader_role(tmp_path):
     """The compose service runs the shipped KPI file; its environment and options point it at
     the bundle's PostgreSQL as obsstack_kpi_reader (never the database's owner), and the same
     file without them reads this host's."""
-    from exporters.kpis import reader_role
-    from exporters.kpis.commands import with_password_file
-    from exporters.kpis.config import load_config
+    from obsstack.kpis import reader_role
+    from obsstack.kpis.commands import with_password_file
+    from obsstack.kpis.config import load_config
 
     service = services()["kpis"]
     mount = next(v for v in service["volumes"] if v.endswith(":/etc/obsstack/kpis.yaml:ro"))
@@ -297,8 +297,8 @@ def test_the_kpi_role_service_creates_the_reader_role_with_the_generated_passwor
 
     import asyncpg
 
-    from exporters.demo.schema import ensure_schema
-    from exporters.kpis import reader_role
+    from obsstack.demo.schema import ensure_schema
+    from obsstack.kpis import reader_role
     from tests.support.servers import PrivatePostgres, _pg_binary
 
     service = services()["kpi-role"]

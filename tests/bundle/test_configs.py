@@ -12,11 +12,12 @@ from typing import Any
 import pytest
 import yaml
 
-from alerts import load_default_spec
-from exporters import naming
-from exporters.bundle import configs
-from exporters.bundle.alerting import load_alerting
-from exporters.bundle.topology import COMPOSE
+from obsstack.alerts import load_default_spec
+from obsstack.core import naming
+from obsstack.stack import configs
+from obsstack.stack.alerting import load_alerting
+from obsstack.stack.topology import COMPOSE
+from tests.support.paths import ALERTING
 from tests.support.processes import require_binary
 
 REPO = Path(__file__).resolve().parents[2]
@@ -101,7 +102,7 @@ def test_webhooks_to_the_local_inbox_send_its_token_and_no_other_does():
             "authorization": {"credentials_file": "/run/obsstack/oncall_token"}
         }
     alerting = dataclasses.replace(
-        load_alerting(),
+        load_alerting(ALERTING),
         ticket_webhook_url="https://tickets.example/hook",
         heartbeat_url="https://api.opsgenie.com/v2/heartbeats/obsstack/ping",
         heartbeat_uses_opsgenie_key=True,
@@ -118,7 +119,7 @@ NASTY = 'a {{ .ExternalURL }} "b" \\ c\n{{ template "obsstack.title" . }} }} {{/
 def test_deployment_values_cannot_break_or_extend_the_notification_templates(tmp_path: Path):
     """stack_name and grafana_url print as written, however they are written."""
     alerting = dataclasses.replace(
-        load_alerting(), stack_name=NASTY, grafana_url=f"http://g/{NASTY}"
+        load_alerting(ALERTING), stack_name=NASTY, grafana_url=f"http://g/{NASTY}"
     )
     (tmp_path / "obsstack.tmpl").write_text(configs.notification_template(alerting, "test"))
     text = '{{ template "obsstack.title" . }}|{{ template "obsstack.description" . }}'
@@ -217,7 +218,7 @@ def test_alert_explained_has_a_receiver_without_integrations():
 def test_heartbeat_repeats_below_its_group_interval():
     config = yaml.safe_load(ALERTMANAGER.read_text())
     heartbeat = next(r for r in config["route"]["routes"] if r["receiver"] == "heartbeat")
-    assert heartbeat["group_interval"] == load_alerting().heartbeat_interval == "1m"
+    assert heartbeat["group_interval"] == load_alerting(ALERTING).heartbeat_interval == "1m"
     assert heartbeat["repeat_interval"] == "30s"
 
 
@@ -239,7 +240,7 @@ def test_a_grouped_sli_adds_its_grouping_labels_to_the_slo_inhibitions(spec):
     slo = spec.slos[0]
     sli = dataclasses.replace(slo.sli, grouping=(naming.HTTP_ROUTE,))
     grouped = dataclasses.replace(spec, slos=(dataclasses.replace(slo, sli=sli), *spec.slos[1:]))
-    config = configs.alertmanager_config(load_alerting(), COMPOSE, grouped)
+    config = configs.alertmanager_config(load_alerting(ALERTING), COMPOSE, grouped)
     equal = [rule["equal"] for rule in config["inhibit_rules"]]
     slo_labels = [naming.STACK_LABEL, naming.SERVICE_LABEL, naming.SLO_LABEL, naming.HTTP_ROUTE]
     assert equal[:2] == [slo_labels, slo_labels]
@@ -333,7 +334,7 @@ def test_jaeger_takes_otlp_on_every_interface_in_compose():
 
 def test_dependency_names_read_the_exporter_config_where_it_is(tmp_path):
     """A relative ``password_file`` resolves next to the config, as the exporter reads it."""
-    from exporters.bundle.generate import dependency_names
+    from obsstack.stack.generate import dependency_names
 
     (tmp_path / "pw").write_text("s3cret\n")
     (tmp_path / "exporter.yaml").write_text(

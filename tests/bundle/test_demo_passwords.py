@@ -10,7 +10,7 @@ from pathlib import Path
 import asyncpg
 import redis
 
-from exporters.demo.settings import DemoSettings
+from obsstack.demo.settings import DemoSettings
 from tests.bundle.test_compose import services
 from tests.support.servers import PrivatePostgres, PrivateRedis
 

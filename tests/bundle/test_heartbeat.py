@@ -13,8 +13,8 @@ import itertools
 import time
 from pathlib import Path
 
-from exporters import naming
-from exporters.spec import format_duration
+from obsstack.core import naming
+from obsstack.core.spec import format_duration
 from tests.bundle.conftest import paging_stack
 from tests.support.alert_sender import Alert
 from tests.support.processes import wait_until

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import httpx
 
-from exporters import naming
+from obsstack.core import naming
 from tests.bundle.conftest import Stack
 from tests.support.processes import wait_until
 

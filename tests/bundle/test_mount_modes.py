@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from exporters.bundle.generate import check_readable_by_containers
-from exporters.spec import ConfigError
+from obsstack.core.spec import ConfigError
+from obsstack.stack.generate import check_readable_by_containers
 
 REPO = Path(__file__).resolve().parents[2]
 

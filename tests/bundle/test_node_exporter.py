@@ -13,13 +13,13 @@ import httpx
 import pytest
 import yaml
 
-from alerts.stack_rules import ALERTS
-from exporters import naming
-from exporters.artifacts import REPO_ROOT
-from exporters.bundle import configs
-from exporters.bundle.runner import node_exporter_argv
-from exporters.bundle.topology import Topology
-from exporters.naming import StackComponentMetrics as C
+from obsstack.alerts.stack_rules import ALERTS
+from obsstack.core import naming
+from obsstack.core.naming import StackComponentMetrics as C
+from obsstack.stack import configs
+from obsstack.stack.runner import node_exporter_argv
+from obsstack.stack.topology import Topology
+from tests.support.paths import ROOT as REPO_ROOT
 from tests.support.processes import Process, free_port, http_ok, require_binary, wait_until
 from tests.support.servers import PrivatePrometheus
 

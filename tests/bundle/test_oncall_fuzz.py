@@ -16,7 +16,7 @@ import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from exporters.bundle.oncall import create_app
+from obsstack.inbox.server import create_app
 
 KEY = "0123456789abcdef0123456789abcdef"
 GENIE_KEY = "eb243592-faa2-4ba2-a551-1afdaaf2b9f5"

@@ -14,9 +14,9 @@ from typing import Any
 import httpx
 import pytest
 
-from exporters.bundle import oncall
-from exporters.bundle.oncall import create_app
-from exporters.bundle.oncall_checks import MAX_BODY
+from obsstack.inbox import server as oncall
+from obsstack.inbox.checks import MAX_BODY
+from obsstack.inbox.server import create_app
 from tests.support.processes import Process, free_port, http_ok, running, wait_until
 
 KEY = "0123456789abcdef0123456789abcdef"
@@ -319,7 +319,7 @@ def test_ten_bodies_of_20_mb_leave_the_inbox_small(tmp_path):
     (tmp_path / "token").write_text(TOKEN)
     port = free_port()
     process = Process(
-        [sys.executable, "-m", "exporters.cli", "oncall-sink", "--listen", f"127.0.0.1:{port}",
+        [sys.executable, "-m", "obsstack.cli", "oncall-sink", "--listen", f"127.0.0.1:{port}",
          "--pagerduty-routing-key-file", str(tmp_path / "rk"),
          "--opsgenie-api-key-file", str(tmp_path / "gk"), "--token-file", str(tmp_path / "token")],
         tmp_path / "sink.log",

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from exporters import naming
-from exporters.spec import format_duration
+from obsstack.core import naming
+from obsstack.core.spec import format_duration
 from tests.bundle.conftest import Paging, paging_stack
 from tests.support.alert_sender import Alert
 from tests.support.paging_apis import OPSGENIE, PAGERDUTY

@@ -19,7 +19,7 @@ from typing import Any, cast
 
 import yaml
 
-from exporters.otel import Signal, export_configured
+from obsstack.core.otel import Signal, export_configured
 from tests.bundle.test_compose import mounts, services
 from tests.bundle.test_configs import in_compose
 
@@ -36,7 +36,7 @@ def collector_hosts(value: str) -> bool:
 
 def sends_otlp(service: dict[str, Any], signal: str) -> bool:
     """Whether a service exports ``signal`` to the bundle's Collector: by the rule the
-    services themselves apply to the OTEL_* variables of their environment (exporters.otel),
+    services themselves apply to the OTEL_* variables of their environment (obsstack.core.otel),
     with the endpoint on the Collector. Nothing in obsstack exports OTLP metrics, so a
     service sends them only when it names the Collector for them explicitly."""
     env = {k: str(v) for k, v in (service.get("environment") or {}).items()}

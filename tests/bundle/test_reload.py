@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import yaml
 
-from exporters.artifacts import write_atomic
+from obsstack.core.artifacts import write_atomic
 from tests.support.processes import Process, free_port, http_ok, require_binary, wait_until
 
 

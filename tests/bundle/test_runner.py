@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from exporters.bundle.topology import COMPONENTS as TOPOLOGY
+from obsstack.stack.topology import COMPONENTS as TOPOLOGY
 from tests.support.processes import OBSSTACK, free_port, require_binary, wait_until
 from tests.support.servers import PrivatePostgres
 

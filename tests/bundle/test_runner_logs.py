@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from exporters.bundle.runner import OBSSTACK, Options, State, native_topology, plan
+from obsstack.stack.runner import OBSSTACK, Options, State, native_topology, plan
 from tests.support import fake_collector
+from tests.support.paths import ROOT
 from tests.support.processes import free_port, require_binary, wait_until
 
 SERVICES = {"oncall-sink", "exporter", "demo", "kpis", "traffic"}
@@ -21,7 +22,7 @@ SERVICES = {"oncall-sink", "exporter", "demo", "kpis", "traffic"}
 
 @pytest.mark.parametrize("collector", [True, False])
 def test_every_obsstack_service_gets_the_collectors_endpoint_when_it_runs(tmp_path, collector):
-    options = Options(state_dir=tmp_path)
+    options = Options.at(ROOT, state_dir=tmp_path)
     state = State(tmp_path)
     state.create()
     running = {"prometheus", "alertmanager", "exporter", "oncall-sink", "demo", "kpis"}

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from dashboards.generate import OUTPUT_DIR, build_all
-from exporters.artifacts import REPO_ROOT, GenerateContext
+from obsstack.core.artifacts import GenerateContext
+from obsstack.dashboards.generate import OUTPUT_DIR, build_all
+from tests.support.paths import ROOT as REPO_ROOT
 
 
 def committed_dashboards() -> list[dict[str, Any]]:
@@ -26,4 +27,4 @@ def dashboards() -> list[dict[str, Any]]:
 @pytest.fixture()
 def fresh() -> list[dict[str, Any]]:
     """Dashboards built from the code now (mutable copies for mutation tests)."""
-    return build_all(GenerateContext())
+    return build_all(GenerateContext(REPO_ROOT))

@@ -27,8 +27,8 @@ import httpx
 import redis
 import yaml
 
-from exporters import naming
-from exporters.kpis.config import SHIPPED as KPI_CONFIG
+from obsstack.core import naming
+from obsstack.kpis.config import SHIPPED as KPI_CONFIG
 from tests.support.doubles import HttpDouble, Reply, Request, TlsFiles, self_signed_certificate
 from tests.support.processes import (
     OBSSTACK,
@@ -283,7 +283,7 @@ def start_alertmanager(stack: LiveStack) -> str:
 
 def start_node_exporter(stack: LiveStack) -> None:
     """node-exporter on a free port, scraped as the bundle's job node."""
-    from exporters.bundle.runner import node_exporter_argv
+    from obsstack.stack.runner import node_exporter_argv
 
     address = f"127.0.0.1:{free_port()}"
     argv = node_exporter_argv(require_binary("prometheus-node-exporter"), address)

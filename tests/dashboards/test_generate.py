@@ -6,12 +6,13 @@ import json
 
 import attr
 
-from dashboards import generate as dashboards_generate
-from dashboards import service_overview
-from dashboards.generate import OUTPUT_DIR
-from dashboards.panels import Query, stat
-from exporters.artifacts import REPO_ROOT, GenerateContext
-from exporters.cli import main
+from obsstack.cli import main
+from obsstack.core.artifacts import GenerateContext
+from obsstack.dashboards import generate as dashboards_generate
+from obsstack.dashboards import service_overview
+from obsstack.dashboards.generate import OUTPUT_DIR
+from obsstack.dashboards.panels import Query, stat
+from tests.support.paths import ROOT as REPO_ROOT
 
 
 def test_regeneration_is_byte_identical_to_the_committed_files(tmp_path, capsys):
@@ -26,8 +27,8 @@ def test_regeneration_is_byte_identical_to_the_committed_files(tmp_path, capsys)
 
 
 def test_output_is_sorted_and_deterministic(tmp_path):
-    first = dashboards_generate.generate(GenerateContext())
-    second = dashboards_generate.generate(GenerateContext())
+    first = dashboards_generate.generate(GenerateContext(REPO_ROOT))
+    second = dashboards_generate.generate(GenerateContext(REPO_ROOT))
     assert first == second
     for artifact in first:
         document = json.loads(artifact.content)
@@ -66,6 +67,6 @@ def test_a_dashboard_failing_lint_is_not_written(tmp_path, capsys, monkeypatch):
     err = capsys.readouterr().err
     assert err == (
         "obsstack generate: dashboards/generated/service-overview.json: panel 2 'Typo' target A: "
-        "unknown metric 'dependency_upp': not in exporters.naming nor a recording rule\n"
+        "unknown metric 'dependency_upp': not in obsstack.core.naming nor a recording rule\n"
     )
     assert not (tmp_path / OUTPUT_DIR).exists()

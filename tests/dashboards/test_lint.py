@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from dashboards.lint import expand, exported_names, lint, metric_allow_list, panels
-from exporters.artifacts import GenerateContext
+from obsstack.core.artifacts import GenerateContext
+from obsstack.dashboards.lint import expand, exported_names, lint, metric_allow_list, panels
+from tests.support.paths import ROOT as REPO_ROOT
 
 Json = dict[str, Any]
 
@@ -24,7 +25,7 @@ def by_title(title: str) -> Callable[[Json], Json]:
 
 
 def test_committed_dashboards_pass_every_rule(dashboards):
-    allowed = metric_allow_list(GenerateContext())
+    allowed = metric_allow_list(GenerateContext(REPO_ROOT))
     assert [f"{d['uid']}: {p}" for d in dashboards for p in lint(d, allowed)] == []
 
 
@@ -75,7 +76,7 @@ CASES = [
         "a typo in a metric name",
         set_expr(RATE, "sum(rate(http_server_request_duration_second_count[$__rate_interval]))"),
         f"{WHERE} target A: unknown metric 'http_server_request_duration_second_count': "
-        "not in exporters.naming nor a recording rule",
+        "not in obsstack.core.naming nor a recording rule",
     ),
     (
         "rate over a fixed window",
@@ -194,7 +195,7 @@ slos:
 
 
 def test_recording_rules_of_the_spec_are_allowed_next_to_the_naming_module(tmp_path):
-    shipped = metric_allow_list(GenerateContext())
+    shipped = metric_allow_list(GenerateContext(REPO_ROOT))
     assert {"slo:error_ratio:1h", "slo:error_budget_remaining:period"} <= shipped
     assert "dependency_up" in shipped
     assert "prometheus_rule_evaluation_failures_total" in shipped  # stack component section
@@ -202,6 +203,6 @@ def test_recording_rules_of_the_spec_are_allowed_next_to_the_naming_module(tmp_p
     assert "slo:error_ratio:20m" not in shipped
     spec = tmp_path / "slos.yaml"
     spec.write_text(FAST_WINDOWS_SPEC)
-    custom = metric_allow_list(GenerateContext(slo_spec=spec))
+    custom = metric_allow_list(GenerateContext(REPO_ROOT, slo_spec=spec))
     assert {"slo:error_ratio:20m", "slo:events_per_second:2m"} <= custom
     assert "slo:error_ratio:1h" not in custom

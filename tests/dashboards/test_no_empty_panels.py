@@ -17,8 +17,7 @@ from typing import Any
 
 import pytest
 
-from dashboards.lint import GLOBALS, expand, panels
-from exporters.artifacts import REPO_ROOT
+from obsstack.dashboards.lint import GLOBALS, expand, panels
 from tests.dashboards.conftest import committed_dashboards
 from tests.dashboards.live import (
     LiveStack,
@@ -32,6 +31,7 @@ from tests.dashboards.live import (
     start_platform,
     start_prometheus,
 )
+from tests.support.paths import ROOT as REPO_ROOT
 from tests.support.processes import wait_until
 
 pytestmark = pytest.mark.e2e

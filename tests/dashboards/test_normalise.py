@@ -7,11 +7,11 @@ from typing import Any
 import pytest
 from grafanalib import core as g
 
-from dashboards.conventions import SCHEMA_VERSION, uid_for
-from dashboards.layout import Cell, Section, dashboard, place
-from dashboards.lint import panels
-from dashboards.normalise import check_grid, normalise
-from dashboards.panels import Query, bargauge, gauge, stat, steps, timeseries
+from obsstack.dashboards.conventions import SCHEMA_VERSION, uid_for
+from obsstack.dashboards.layout import Cell, Section, dashboard, place
+from obsstack.dashboards.lint import panels
+from obsstack.dashboards.normalise import check_grid, normalise
+from obsstack.dashboards.panels import Query, bargauge, gauge, stat, steps, timeseries
 
 LEGACY_DASHBOARD_KEYS = {"rows", "style", "sharedCrosshair", "hideControls", "__inputs", "gnetId"}
 LEGACY_PANEL_KEYS = {"span", "minSpan", "height", "error", "editable", "cacheTimeout",

@@ -8,9 +8,9 @@ from typing import Any
 
 import yaml
 
-from dashboards import conventions
-from dashboards.lint import panels
-from exporters.artifacts import REPO_ROOT
+from obsstack.dashboards import conventions
+from obsstack.dashboards.lint import panels
+from tests.support.paths import ROOT as REPO_ROOT
 
 PROVISIONING = REPO_ROOT / "compose" / "grafana" / "provisioning"
 GRAFANA_ENV = yaml.safe_load((REPO_ROOT / "compose" / "docker-compose.yml").read_text())[

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from dashboards.generate import OUTPUT_DIR
-from exporters.artifacts import REPO_ROOT
-from exporters.cli import main
+from obsstack.cli import main
+from obsstack.dashboards.generate import OUTPUT_DIR
 from tests.dashboards.grafana_double import GrafanaDouble
+from tests.support.paths import ROOT as REPO_ROOT
 from tests.support.processes import free_port
 
 EDITOR_TOKEN = "glsa_editor_5f2b9c1d7e3a4b6c8d0e"

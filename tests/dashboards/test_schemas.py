@@ -8,7 +8,7 @@ import json
 
 from grafanalib._gen import DashboardEncoder
 
-from dashboards import service_overview
+from obsstack.dashboards import service_overview
 from tests.dashboards.schemas import dashboard_errors, grafana_units
 
 

@@ -7,12 +7,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from alerts import load_default_spec, records
-from dashboards.generate import OUTPUT_DIR
-from dashboards.lint import lint, metric_allow_list
-from exporters.artifacts import GenerateContext
-from exporters.cli import main
+from obsstack.alerts import load_default_spec, records
+from obsstack.cli import main
+from obsstack.core.artifacts import GenerateContext
+from obsstack.dashboards.generate import OUTPUT_DIR
+from obsstack.dashboards.lint import lint, metric_allow_list
 from tests.dashboards.schemas import dashboard_errors
+from tests.support.paths import ROOT as REPO_ROOT
 
 CUSTOM_SPEC = """\
 version: obsstack/v1
@@ -137,6 +138,6 @@ def test_another_spec_gives_its_own_sections_thresholds_and_runbook(tmp_path: Pa
         "color": "green",
         "value": 0.995,
     }
-    context = GenerateContext(slo_spec=spec)
+    context = GenerateContext(REPO_ROOT, slo_spec=spec)
     assert lint(board, metric_allow_list(context)) == []
     assert dashboard_errors(board) == []

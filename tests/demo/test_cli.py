@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[2]
 )
 def test_bad_input_exits_2_with_one_line(argv, env, message):
     result = subprocess.run(
-        [sys.executable, "-m", "exporters.cli", "demo", *argv],
+        [sys.executable, "-m", "obsstack.cli", "demo", *argv],
         capture_output=True,
         text=True,
         cwd=ROOT,

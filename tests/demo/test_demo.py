@@ -21,10 +21,10 @@ import pytest
 import redis
 import yaml
 
-from exporters import naming
-from exporters.demo.schema import ensure_schema
-from exporters.kpis.config import SHIPPED, load_config
-from exporters.kpis.engine import KpiEngine
+from obsstack.core import naming
+from obsstack.demo.schema import ensure_schema
+from obsstack.kpis.config import SHIPPED, load_config
+from obsstack.kpis.engine import KpiEngine
 from tests.instrumentation.helpers import request_counts, samples
 from tests.instrumentation.otlp import OtlpReceiver
 from tests.kpis.helpers import exposition, write
@@ -66,7 +66,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     port = free_port()
     receiver = OtlpReceiver()
     process = Process(
-        [sys.executable, "-m", "exporters.cli", "demo", "serve", "--listen",
+        [sys.executable, "-m", "obsstack.cli", "demo", "serve", "--listen",
          f"127.0.0.1:{port}", "--schema", schema, "--redis-prefix", prefix,
          "--time-scale", "0.02"],
         tmp_path_factory.mktemp("demo") / "demo.log",
@@ -92,7 +92,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
 def traffic(demo: Demo) -> dict[str, int]:
     """One bounded run of the traffic generator against the demo."""
     result = subprocess.run(
-        [sys.executable, "-m", "exporters.cli", "demo", "traffic", "--target", demo.url,
+        [sys.executable, "-m", "obsstack.cli", "demo", "traffic", "--target", demo.url,
          "--requests", "400", "--rate", "200", "--seed", "7", "--burst-every", "500ms"],
         capture_output=True, text=True, cwd=ROOT, check=False, timeout=300,
     )  # fmt: skip

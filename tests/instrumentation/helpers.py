@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporters import naming
+from obsstack.core import naming
 
 
 def samples(text: str, name: str) -> dict[tuple[tuple[str, str], ...], float]:

@@ -14,8 +14,8 @@ import httpx
 import uvicorn
 from fastapi import FastAPI
 
-from exporters.instrumentation import instrument_app, prepare_multiprocess_dir, set_tenant
-from exporters.logs import configure_logging
+from obsstack.core.logs import configure_logging
+from obsstack.instrumentation import instrument_app, prepare_multiprocess_dir, set_tenant
 
 log = logging.getLogger("sample")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
-from exporters import naming
-from exporters.instrumentation import BusinessMetrics, LabelCap, RankedCap
+from obsstack.core import naming
+from obsstack.instrumentation import BusinessMetrics, LabelCap, RankedCap
 from tests.instrumentation.helpers import samples
 
 

@@ -21,9 +21,9 @@ from prometheus_client import (
 )
 from starlette.routing import Mount
 
-from exporters import naming
-from exporters.instrumentation import instrument_app
-from exporters.instrumentation.loop_metrics import LoopFamily
+from obsstack.core import naming
+from obsstack.instrumentation import instrument_app
+from obsstack.instrumentation.loop_metrics import LoopFamily
 from tests.instrumentation.helpers import request_counts, samples, series_count
 
 DURATION = naming.HTTP_SERVER_REQUEST_DURATION.name

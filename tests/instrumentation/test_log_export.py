@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from exporters.otel_logs import EXIT_FLUSH_SECONDS
+from obsstack.core.otel_logs import EXIT_FLUSH_SECONDS
 from tests.instrumentation.otlp import OtlpGrpcReceiver, OtlpReceiver, ReceivedLog
 from tests.instrumentation.test_tracing import log_lines, start_sample
 from tests.support.doubles import Blackhole

@@ -64,7 +64,7 @@ def test_counts_are_merged_across_workers_and_reset_when_the_server_restarts(tmp
 def test_a_worker_drops_the_in_flight_gauges_of_dead_workers_and_keeps_their_counts(
     tmp_path, monkeypatch
 ):
-    from exporters.instrumentation.multiprocess import forget_dead_workers
+    from obsstack.instrumentation.multiprocess import forget_dead_workers
 
     dead = 2**22 + 12345  # above the default pid_max: no such process
     for name in (f"gauge_livesum_{dead}.db", f"counter_{dead}.db", f"histogram_{dead}.db"):
@@ -82,7 +82,7 @@ def test_a_worker_drops_the_in_flight_gauges_of_dead_workers_and_keeps_their_cou
 def test_gunicorn_hooks_empty_the_directory_and_forget_exited_workers(tmp_path, monkeypatch):
     from types import SimpleNamespace
 
-    from exporters.instrumentation import gunicorn_hooks
+    from obsstack.instrumentation import gunicorn_hooks
 
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
     (tmp_path / "counter_1.db").write_bytes(b"")

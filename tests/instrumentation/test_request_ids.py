@@ -8,7 +8,7 @@ import pytest
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
-from exporters.instrumentation import instrument_app
+from obsstack.instrumentation import instrument_app
 
 
 def client(request_ids: bool) -> httpx.AsyncClient:

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
-from exporters import naming
+from obsstack.core import naming
 from tests.instrumentation.otlp import OtlpGrpcReceiver, OtlpReceiver
 from tests.support.doubles import Blackhole
 from tests.support.processes import Process, free_port, http_ok, running, wait_until

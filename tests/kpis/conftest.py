@@ -12,8 +12,8 @@ from typing import Any
 import asyncpg
 import pytest
 
-from exporters.demo.schema import ensure_schema
-from exporters.kpis import reader_role
+from obsstack.demo.schema import ensure_schema
+from obsstack.kpis import reader_role
 from tests.support.servers import PrivatePostgres
 
 DSN = "postgresql://postgres@127.0.0.1:5432/test"

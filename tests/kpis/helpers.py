@@ -11,9 +11,9 @@ from typing import Any
 import yaml
 from prometheus_client import CollectorRegistry, generate_latest
 
-from exporters.kpis.config import Config, load_config
-from exporters.kpis.engine import KpiEngine
-from exporters.kpis.exposition import KpiCollector
+from obsstack.kpis.config import Config, load_config
+from obsstack.kpis.engine import KpiEngine
+from obsstack.kpis.exposition import KpiCollector
 
 
 def document(schema: str, kpis: list[dict[str, Any]], **top: Any) -> dict[str, Any]:

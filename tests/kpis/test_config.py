@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from exporters import naming
-from exporters.kpis.config import SHIPPED, load_config
-from exporters.spec import ConfigError
+from obsstack.core import naming
+from obsstack.core.spec import ConfigError
+from obsstack.kpis.config import SHIPPED, load_config
 from tests.kpis.helpers import document, write
 
 BAD = sorted((Path(__file__).parent / "data" / "bad").glob("*.yaml"))
@@ -45,7 +45,7 @@ def test_the_shipped_platform_kpis_load_and_use_only_names_from_the_naming_modul
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "exporters.cli", "kpis", *args],
+        [sys.executable, "-m", "obsstack.cli", "kpis", *args],
         capture_output=True,
         text=True,
         cwd=ROOT,

@@ -11,7 +11,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from exporters.kpis.engine import KpiEngine
+from obsstack.kpis.engine import KpiEngine
 from tests.instrumentation.helpers import samples
 from tests.kpis.helpers import config, eventually, exposition
 
@@ -156,7 +156,7 @@ async def test_queries_run_read_only(engine_for, db):
 
 
 async def test_an_unreachable_database_is_a_failed_run(tmp_path, schema):
-    from exporters.kpis.config import load_config
+    from obsstack.kpis.config import load_config
     from tests.kpis.helpers import document, write
     from tests.support.processes import free_port
 
@@ -182,7 +182,7 @@ async def test_the_connection_uses_the_configured_search_path(engine_for, db, sc
 
 
 async def test_a_database_that_never_answers_fails_the_run_and_frees_the_socket(tmp_path, schema):
-    from exporters.kpis.config import load_config
+    from obsstack.kpis.config import load_config
     from tests.kpis.helpers import document, write
     from tests.support.doubles import Blackhole
 
@@ -216,7 +216,7 @@ async def test_a_server_that_stops_answering_mid_query_gets_its_session_terminat
     import os
     import signal
 
-    from exporters.kpis.config import load_config
+    from obsstack.kpis.config import load_config
     from tests.kpis.helpers import document, write
     from tests.support.servers import PrivatePostgres
 
@@ -292,7 +292,7 @@ async def test_slow_queries_do_not_starve_the_others(tmp_path, schema, max_conne
     fast runs failed in 20 s, with the old default pool of two). A pool of a connection per KPI
     (the default) never keeps a KPI waiting; a smaller one keeps a connection for the KPIs that
     are not slow, so fast runs fail at most while the first slow runs show themselves slow."""
-    from exporters.kpis.config import load_config
+    from obsstack.kpis.config import load_config
     from tests.kpis.helpers import document, write
 
     kpis = [kpi(f"slow{i}", SLOW, interval="2500ms", timeout="2s") for i in range(3)]

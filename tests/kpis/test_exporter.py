@@ -13,9 +13,9 @@ import asyncpg
 import httpx
 import pytest
 
-from exporters.kpis.config import load_config
-from exporters.kpis.engine import KpiEngine
-from exporters.kpis.server import create_app
+from obsstack.kpis.config import load_config
+from obsstack.kpis.engine import KpiEngine
+from obsstack.kpis.server import create_app
 from tests.instrumentation.helpers import samples
 from tests.kpis.conftest import DSN
 from tests.kpis.helpers import document, eventually, write
@@ -29,7 +29,7 @@ def start_exporter(directory: Path, data: dict[str, Any]) -> tuple[Process, str]
     port = free_port()
     path = write(directory, data)
     process = Process(
-        [sys.executable, "-m", "exporters.cli", "kpis", "--config", str(path),
+        [sys.executable, "-m", "obsstack.cli", "kpis", "--config", str(path),
          "--listen", f"127.0.0.1:{port}"],
         directory / "kpis.log",
         cwd=ROOT,
@@ -168,7 +168,7 @@ def test_bearer_token_file_option_turns_auth_on(tmp_path, schema):
     ])  # fmt: skip
     port = free_port()
     process = Process(
-        [sys.executable, "-m", "exporters.cli", "kpis", "--config", str(write(tmp_path, data)),
+        [sys.executable, "-m", "obsstack.cli", "kpis", "--config", str(write(tmp_path, data)),
          "--listen", f"127.0.0.1:{port}", "--bearer-token-file", str(tmp_path / "scrape_token")],
         tmp_path / "kpis.log",
         cwd=ROOT,

@@ -1,13 +1,13 @@
-"""The shipped KPI queries (exporters/kpis/platform.yaml) against the demo platform's schema,
-as the shipped reader role (exporters/kpis/reader_role.sql)."""
+"""The shipped KPI queries (exporters/obsstack/kpis/platform.yaml) against the demo platform's
+schema, as the shipped reader role (exporters/obsstack/kpis/reader_role.sql)."""
 
 from __future__ import annotations
 
 import yaml
 
-from exporters.kpis import reader_role
-from exporters.kpis.config import SHIPPED, load_config
-from exporters.kpis.engine import KpiEngine
+from obsstack.kpis import reader_role
+from obsstack.kpis.config import SHIPPED, load_config
+from obsstack.kpis.engine import KpiEngine
 from tests.instrumentation.helpers import samples
 from tests.kpis.conftest import ReaderCluster
 from tests.kpis.helpers import exposition, write

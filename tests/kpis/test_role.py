@@ -14,17 +14,17 @@ import asyncpg
 import httpx
 import pytest
 
-from exporters.kpis import reader_role
-from exporters.kpis.config import load_config
-from exporters.kpis.engine import KpiEngine
-from exporters.kpis.privileges import PrivilegedRole
+from obsstack.kpis import reader_role
+from obsstack.kpis.config import load_config
+from obsstack.kpis.engine import KpiEngine
+from obsstack.kpis.privileges import PrivilegedRole
 from tests.kpis.conftest import ReaderCluster
 from tests.kpis.helpers import write
 from tests.support.processes import OBSSTACK, Process, free_port, http_ok, running, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 ADVICE = (
-    "connect as a role that may only read (see exporters/kpis/reader_role.sql), "
+    "connect as a role that may only read (see exporters/obsstack/kpis/reader_role.sql), "
     "or set database.allow_privileged_role: true"
 )
 SUPERUSER = (

@@ -11,8 +11,8 @@ import httpx
 import pytest
 import yaml
 
-from exporters.probe.config import Config, load_config
-from exporters.probe.server import create_app
+from obsstack.probe.config import Config, load_config
+from obsstack.probe.server import create_app
 
 PG = {"kind": "postgres", "host": "127.0.0.1", "port": 5432, "database": "test", "user": "postgres"}
 REDIS = {"kind": "redis", "host": "127.0.0.1", "port": 6379}

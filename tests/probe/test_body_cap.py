@@ -17,7 +17,7 @@ import httpx
 import pytest
 import yaml
 
-from exporters.probe.kinds.web import MAX_BODY_BYTES
+from obsstack.probe.kinds.web import MAX_BODY_BYTES
 from tests.probe.conftest import sample
 from tests.support.processes import OBSSTACK, Process, free_port, http_ok, wait_until
 from tests.support.wire_doubles import EndlessHttp

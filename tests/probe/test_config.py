@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from exporters.cli import main
-from exporters.probe.config import load_config
-from exporters.probe.kinds import KINDS
+from obsstack.cli import main
+from obsstack.probe.config import load_config
+from obsstack.probe.kinds import KINDS
 
 REPO = Path(__file__).resolve().parents[2]
 BAD = sorted((REPO / "tests/data/bad/exporter").glob("*.yaml"))

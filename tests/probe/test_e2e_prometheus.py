@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from exporters import naming
+from obsstack.core import naming
 from tests.support.processes import OBSSTACK, Process, free_port, http_ok, wait_until
 from tests.support.servers import PrivatePrometheus, PrivateRedis
 

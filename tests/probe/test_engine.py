@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from exporters.probe.engine import Prober
+from obsstack.probe.engine import Prober
 from tests.probe.conftest import PG, sample
 from tests.support.doubles import Blackhole, HttpDouble, Reply
 from tests.support.processes import free_port

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporters import metrics_doc, naming
+from obsstack.core import metrics_doc, naming
 from tests.probe.conftest import PG, REDIS
 from tests.support.doubles import HttpDouble, Reply
 

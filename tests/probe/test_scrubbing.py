@@ -27,9 +27,9 @@ import httpx
 import pytest
 import yaml
 
-from exporters.probe.engine import MAX_DETAIL_CHARS
-from exporters.redaction import clean_text
-from exporters.spec import Secrets
+from obsstack.core.redaction import clean_text
+from obsstack.core.spec import Secrets
+from obsstack.probe.engine import MAX_DETAIL_CHARS
 from tests.support.doubles import HttpDouble, Reply, Request
 from tests.support.processes import OBSSTACK, Process, free_port, http_ok, wait_until
 from tests.support.wire_doubles import HELLO_REPLY, PostgresDouble, RespDouble, resp_error

@@ -18,7 +18,7 @@ import httpx
 import pytest
 import yaml
 
-from exporters.cli import main
+from obsstack.cli import main
 from tests.support.doubles import HttpDouble, Reply, Request
 from tests.support.processes import OBSSTACK, Process, free_port, http_ok, wait_until
 from tests.support.servers import PrivatePostgres, PrivateRedis

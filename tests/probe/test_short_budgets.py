@@ -17,7 +17,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from exporters import naming
+from obsstack.core import naming
 from tests.probe.conftest import PG, Exporter, sample
 from tests.support.doubles import HttpDouble, Reply
 from tests.support.servers import PrivatePostgres

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 
 # The obsstack command of the Python running the tests, whether or not its venv is on PATH.
-OBSSTACK = [sys.executable, "-m", "exporters.cli"]
+OBSSTACK = [sys.executable, "-m", "obsstack.cli"]
 
 
 def free_port() -> int:

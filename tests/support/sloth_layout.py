@@ -1,7 +1,7 @@
 """The rules Sloth (v0.16, ``prometheus/v1``, default plugins) generates, for the same SLOs.
 
 An oracle for obsstack's own rules: the timing and cost comparisons load these beside
-``alerts.rules`` in the same promtool run or Prometheus. Per SLO, as Sloth writes it (its
+``obsstack.alerts.rules`` in the same promtool run or Prometheus. Per SLO, as Sloth writes it (its
 ``examples/_gen/*.yml``): one ``slo:sli_error:ratio_rate<window>`` record per alert window,
 each reading the raw series over its own window (5m ... 3d); the period ratio as the mean of
 the 5m ratios (``sum_over_time / ignoring (sloth_window) count_over_time``); the metadata
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from alerts.model import SLO
+from obsstack.alerts.model import SLO
 
 ALERT = "SlothErrorBudgetBurn"
 

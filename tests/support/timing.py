@@ -1,7 +1,7 @@
 """When obsstack's SLO alerts fire and clear, against Sloth's rules, in one real promtool run.
 
-Both rule layouts (``alerts.rules`` and :mod:`tests.support.sloth_layout`) are loaded for the
-same SLO and fed the same input series. promtool has no way to print a value over time, so
+Both rule layouts (``obsstack.alerts.rules`` and :mod:`tests.support.sloth_layout`) are loaded
+for the same SLO and fed the same input series. promtool has no way to print a value over time, so
 every check expects no firing alert and the "got:" lines of its failure report are the
 timeline: which burn-rate alert of which layout and tier fired at each evaluation.
 """
@@ -18,14 +18,14 @@ from typing import Any
 
 import yaml
 
-from alerts import series
-from alerts.load import load_spec
-from alerts.model import SLO
-from alerts.render import to_yaml
-from alerts.rules import rule_groups
-from alerts.series import Segment
-from exporters import naming
-from exporters.spec import format_duration
+from obsstack.alerts import series
+from obsstack.alerts.load import load_spec
+from obsstack.alerts.model import SLO
+from obsstack.alerts.render import to_yaml
+from obsstack.alerts.rules import rule_groups
+from obsstack.alerts.series import Segment
+from obsstack.core import naming
+from obsstack.core.spec import format_duration
 from tests.support import sloth_layout
 from tests.support.processes import require_binary
 

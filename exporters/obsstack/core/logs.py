@@ -1,0 +1,247 @@
+"""JSON-lines logging with request context and secret redaction, for every obsstack process.
+
+Each record becomes one JSON object on stderr: ``timestamp``, ``level``, ``logger``, ``message``
+and, when known, ``trace_id`` and ``span_id`` (the current OpenTelemetry span), ``request_id``
+and ``tenant_id`` (set per request by :mod:`obsstack.instrumentation`). Every string field goes
+through ``scrub`` (known secrets of a configuration) and then :func:`redact_secrets`, which hides
+the usual shapes of secrets: ``Authorization`` headers, bearer tokens, ``password=...``,
+token / API key / secret fields, API keys such as ``sk-...`` and DSN passwords.
+
+When an OTLP endpoint is configured, the same records are also exported over OTLP, redacted
+the same way (:mod:`obsstack.core.otel_logs`).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import re
+import sys
+from collections.abc import Callable, Mapping
+from contextvars import ContextVar
+from typing import Any
+
+from opentelemetry import trace
+from pythonjsonlogger.json import JsonFormatter
+
+from obsstack.core.spec import ConfigError, Secrets, scrub_dsn_passwords
+
+Scrub = Callable[[str], str]
+
+LEVEL_ENV = "OBSSTACK_LOG_LEVEL"  # root level, e.g. "debug"
+LEVELS_ENV = "OBSSTACK_LOG_LEVELS"  # per logger, e.g. "obsstack.kpis=debug,uvicorn.access=warning"
+_LEVEL_NAMES = ("debug", "info", "warning", "error", "critical")
+
+REQUEST_ID: ContextVar[str | None] = ContextVar("obsstack_request_id", default=None)
+TENANT_ID: ContextVar[str | None] = ContextVar("obsstack_tenant_id", default=None)
+
+_REDACTED = Secrets.PLACEHOLDER
+# A key that names a secret: password, db_password, access_token, x-api-key, client_secret...
+# ``\b`` after the stem keeps prompt_tokens, password_file and secret_name readable.
+_SECRET_KEY = (
+    r"(?:[\w-]*[_-])?(?:password|passwd|pwd|secret|token|api[_-]?key|apikey|access[_-]?key"
+    r"|private[_-]?key|credentials?|cookie)\b"
+)
+_AUTHORIZATION = re.compile(
+    r"""(?i)\b((?:proxy-)?authorization)(["']?\s*[:=]\s*["']?)"""
+    r"""((?:bearer|basic|digest|token|apikey)\s+)?[^\s"',;]+"""
+)
+_BEARER = re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9\-._~+/]+=*")
+_KEY_VALUE = re.compile(
+    rf"""(?i)\b({_SECRET_KEY})(["']?\s*[:=]\s*)("[^"]*"|'[^']*'|[^\s"',;&}}\]]+)"""
+)
+_API_KEY_SHAPES = re.compile(r"\b(?:sk|pk|rk)-[A-Za-z0-9_-]{16,}|\bsbp_[A-Za-z0-9]{20,}")
+# Every pattern below needs one of these: most log text skips the full set of patterns.
+_MAYBE_SECRET = re.compile(
+    r"(?i)auth|bearer|pass|pwd|secret|token|key|cookie|credential|@|sk-|pk-|rk-|sbp_"
+)
+_SECRET_FIELD = re.compile(rf"(?i)^(?:{_SECRET_KEY}|authorization|proxy-authorization|dsn)$")
+
+
+def redact_secrets(text: str) -> str:
+    """Hide the well-known shapes of secrets in ``text`` (headers, key=value pairs, DSNs)."""
+    if not _MAYBE_SECRET.search(text):
+        return text
+    text = _AUTHORIZATION.sub(rf"\1\2\3{_REDACTED}", text)
+    text = _BEARER.sub(rf"\1 {_REDACTED}", text)
+    text = _KEY_VALUE.sub(_redact_key_value, text)
+    text = _API_KEY_SHAPES.sub(_REDACTED, text)
+    return scrub_dsn_passwords(text)
+
+
+def _redact_key_value(match: re.Match[str]) -> str:
+    value = match.group(3)
+    quote = value[0] if value[0] in "\"'" else ""
+    return f"{match.group(1)}{match.group(2)}{quote}{_REDACTED}{quote}"
+
+
+@functools.lru_cache(maxsize=4096)
+def is_secret_field(name: str) -> bool:
+    """Whether a mapping key (a header, an extra field) names a secret."""
+    return bool(_SECRET_FIELD.match(name))
+
+
+def _redact_value(value: Any, scrub: Scrub | None) -> Any:
+    if isinstance(value, str):
+        return redact_secrets(scrub(value) if scrub is not None else value)
+    if isinstance(value, Mapping):
+        return {
+            k: _REDACTED
+            if isinstance(k, str) and is_secret_field(k) and isinstance(v, str | bytes)
+            else _redact_value(v, scrub)
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [_redact_value(v, scrub) for v in value]
+    return value
+
+
+def redact_field(name: str, value: Any, scrub: Scrub | None) -> Any:
+    """A record's field as logs show it: a string under a secret's name is hidden whole, and
+    every string within the value is scrubbed and redacted (:func:`redact_secrets`)."""
+    if is_secret_field(name) and isinstance(value, str | bytes):
+        return _REDACTED
+    return _redact_value(value, scrub)
+
+
+def _extra_scrub(scrub: Scrub) -> Scrub | None:
+    # redact_secrets hides DSN passwords already: skip the default scrub's second pass.
+    return None if scrub is scrub_dsn_passwords else scrub
+
+
+# Fields set by the logging machinery and the context filter: never secrets.
+_PLAIN_FIELDS = frozenset({"level", "logger", "trace_id", "span_id", "request_id"})
+
+
+class ScrubbingJsonFormatter(JsonFormatter):
+    """JSON formatter passing every string field (message, extras, traceback) through scrub."""
+
+    def __init__(self, scrub: Scrub = scrub_dsn_passwords, **kwargs: Any) -> None:
+        super().__init__(
+            "%(levelname)s %(name)s %(message)s",
+            rename_fields={"levelname": "level", "name": "logger"},
+            timestamp=True,
+            **kwargs,
+        )
+        self.scrub = _extra_scrub(scrub)
+
+    def process_log_record(self, log_record: dict[str, Any]) -> dict[str, Any]:
+        log_record.pop("color_message", None)  # uvicorn's copy of the message with ANSI codes
+        ordered: dict[str, Any] = {"timestamp": log_record.pop("timestamp", None)}
+        for key, value in log_record.items():
+            ordered[key] = value if key in _PLAIN_FIELDS else redact_field(key, value, self.scrub)
+        return ordered
+
+
+class ContextFilter(logging.Filter):
+    """Adds trace_id, span_id, request_id and tenant_id of the current request to each record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        context = trace.get_current_span().get_span_context()
+        if context.is_valid:
+            record.trace_id = trace.format_trace_id(context.trace_id)
+            record.span_id = trace.format_span_id(context.span_id)
+        request_id = REQUEST_ID.get()
+        if request_id is not None:
+            record.request_id = request_id
+        tenant_id = TENANT_ID.get()
+        if tenant_id is not None:
+            record.tenant_id = tenant_id
+        return True
+
+
+def set_tenant(tenant_id: str | None) -> None:
+    """Record the tenant of the current request: later log lines of the request carry it."""
+    TENANT_ID.set(tenant_id)
+
+
+def parse_levels(text: str, source: str = LEVELS_ENV) -> dict[str, str]:
+    """``"obsstack.kpis=debug, uvicorn.access=warning"`` -> {logger: LEVEL}; ConfigError if bad."""
+    levels: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, sep, level = item.partition("=")
+        if not sep or not name.strip():
+            raise ConfigError(source, "", f"expected LOGGER=LEVEL items (got {item!r})")
+        levels[name.strip()] = _level_name(level, source)
+    return levels
+
+
+def _level_name(level: str | int, source: str) -> str:
+    if isinstance(level, int):
+        return logging.getLevelName(level)
+    if level.strip().lower() not in _LEVEL_NAMES:
+        raise ConfigError(
+            source, "", f"log level must be one of {', '.join(_LEVEL_NAMES)} (got {level!r})"
+        )
+    return level.strip().upper()
+
+
+# Libraries that log every request they make at INFO: a probe exporter's log would be little
+# else. Only their warnings and errors are kept, unless ``levels`` or the environment ask.
+QUIET_LOGGERS = {"httpx": "WARNING", "httpcore": "WARNING"}
+
+_configured_loggers: set[str] = set()
+_active_scrub: Scrub | None = None
+
+
+def active_scrub() -> Scrub | None:
+    """The known-secrets scrub :func:`configure_logging` was last given (None: the default)."""
+    return _active_scrub
+
+
+def configure_logging(
+    level: str | int = "INFO",
+    scrub: Scrub = scrub_dsn_passwords,
+    stream: Any = None,
+    *,
+    levels: Mapping[str, str] | None = None,
+    env: Mapping[str, str] | None = None,
+    service_name: str | None = None,
+    service_version: str | None = None,
+) -> logging.Handler:
+    """Send every log record (obsstack's, uvicorn's, libraries') as one JSON line to ``stream``.
+
+    ``level`` is the root level and ``levels`` sets single loggers (``{"obsstack.kpis":
+    "debug"}``), both usually from a configuration file; the environment overrides them:
+    ``OBSSTACK_LOG_LEVEL`` for the root, ``OBSSTACK_LOG_LEVELS`` (``logger=level,...``) per logger.
+
+    With a ``service_name``, the records are also exported over OTLP as that service when the
+    environment configures an endpoint (:func:`obsstack.core.otel_logs.export_logs`); without one,
+    an export set up before (e.g. by ``instrument_app``) goes on, with this ``scrub``.
+    """
+    from obsstack.core import otel_logs
+
+    env = os.environ if env is None else env
+    root_level = _level_name(env.get(LEVEL_ENV) or level, LEVEL_ENV)
+    per_logger = dict(QUIET_LOGGERS)
+    per_logger.update(
+        {name: _level_name(value, "levels") for name, value in (levels or {}).items()}
+    )
+    per_logger.update(parse_levels(env.get(LEVELS_ENV, "")))
+
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(ScrubbingJsonFormatter(scrub))
+    handler.addFilter(ContextFilter())
+    root = logging.getLogger()
+    for existing in list(root.handlers):
+        root.removeHandler(existing)
+    root.addHandler(handler)
+    global _active_scrub
+    _active_scrub = _extra_scrub(scrub)
+    if service_name is not None:
+        otel_logs.export_logs(service_name, service_version=service_version, env=env)
+    else:
+        otel_logs.resume_export()
+    root.setLevel(root_level)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logger = logging.getLogger(name)
+        logger.handlers.clear()
+        logger.propagate = True
+    for name in _configured_loggers - set(per_logger):
+        logging.getLogger(name).setLevel(logging.NOTSET)
+    for name, name_level in per_logger.items():
+        logging.getLogger(name).setLevel(name_level)
+    _configured_loggers.clear()
+    _configured_loggers.update(per_logger)
+    return handler

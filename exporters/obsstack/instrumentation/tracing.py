@@ -1,0 +1,79 @@
+"""OpenTelemetry tracing over OTLP, configured by the standard ``OTEL_*`` environment variables.
+
+Off unless an endpoint is set (``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` or
+``OTEL_EXPORTER_OTLP_ENDPOINT``); ``OTEL_SDK_DISABLED=true`` or ``OTEL_TRACES_EXPORTER=none``
+turn it off too. ``OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL`` picks ``http/protobuf`` (the default)
+or ``grpc``; endpoint, headers, timeout, compression, ``OTEL_TRACES_SAMPLER`` and ``OTEL_BSP_*``
+are read by the SDK. The resource is the one logs have
+(:func:`obsstack.core.otel.service_resource`).
+Spans are exported by a background thread with a bounded queue: a slow or absent collector
+costs dropped spans, never a blocked request.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+
+from obsstack.core import otel
+
+log = logging.getLogger("obsstack.tracing")
+PROTOCOLS = otel.PROTOCOLS
+_httpx_instrumented = False
+
+
+def tracing_configured(env: Mapping[str, str] | None = None) -> bool:
+    """Whether the environment asks for traces to be exported."""
+    return otel.export_configured("traces", env)
+
+
+def _exporter(protocol: str) -> SpanExporter:
+    if protocol == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+
+        return OTLPSpanExporter()
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
+        OTLPSpanExporter as HttpSpanExporter,
+    )
+
+    return HttpSpanExporter()
+
+
+def configure_tracing(service_name: str, *, instrument_httpx: bool = True) -> TracerProvider | None:
+    """The process's tracer provider, set up from the environment; None when tracing is off.
+
+    A provider already installed (e.g. by ``opentelemetry-instrument``) is reused. Outgoing
+    requests made with httpx get client spans and carry the W3C ``traceparent`` header.
+    """
+    if not tracing_configured():
+        return None
+    current = trace.get_tracer_provider()
+    if isinstance(current, TracerProvider):
+        provider = current
+    else:
+        protocol = otel.protocol("traces")
+        provider = TracerProvider(resource=otel.service_resource(service_name))
+        provider.add_span_processor(BatchSpanProcessor(_exporter(protocol)))
+        trace.set_tracer_provider(provider)
+        log.info("tracing on", extra={"protocol": protocol, "service": service_name})
+    if instrument_httpx:
+        _instrument_httpx(provider)
+    return provider
+
+
+def _instrument_httpx(provider: TracerProvider) -> None:
+    global _httpx_instrumented
+    if _httpx_instrumented:
+        return
+    # Client spans with the stable HTTP semantic conventions (url.full,
+    # http.request.method), like the server spans, unless the environment chose otherwise.
+    os.environ.setdefault("OTEL_SEMCONV_STABILITY_OPT_IN", "http")
+    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+
+    HTTPXClientInstrumentor().instrument(tracer_provider=provider)
+    _httpx_instrumented = True
