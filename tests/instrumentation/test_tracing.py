@@ -192,3 +192,25 @@ def test_spans_are_exported_over_otlp_grpc_too(tmp_path):
         assert span.service == "sample-service"
     finally:
         receiver.close()
+
+
+def test_tracing_leaves_the_process_environment_alone(receiver):
+    """Client spans follow the stable HTTP conventions (the demo's tests read url.full), and
+    the environment the service's children inherit is the one it was started with."""
+    import subprocess
+    import sys
+
+    code = (
+        "import os; before = dict(os.environ)\n"
+        "from obsstack.instrumentation.tracing import configure_tracing\n"
+        "assert configure_tracing('sample') is not None\n"
+        "print(dict(os.environ) == before)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.http.url},
+    )
+    assert result.stdout.strip() == "True", result.stderr

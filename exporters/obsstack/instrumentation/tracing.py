@@ -70,10 +70,19 @@ def _instrument_httpx(provider: TracerProvider) -> None:
     global _httpx_instrumented
     if _httpx_instrumented:
         return
-    # Client spans with the stable HTTP semantic conventions (url.full,
-    # http.request.method), like the server spans, unless the environment chose otherwise.
-    os.environ.setdefault("OTEL_SEMCONV_STABILITY_OPT_IN", "http")
     from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 
-    HTTPXClientInstrumentor().instrument(tracer_provider=provider)
+    # Client spans with the stable HTTP semantic conventions (url.full,
+    # http.request.method), like the server spans, unless the environment chose otherwise.
+    # OpenTelemetry reads the choice from the environment once, at the first instrumentation:
+    # it is set for that moment only, so the process's environment (and its children's) is
+    # left as it was.
+    chosen = "OTEL_SEMCONV_STABILITY_OPT_IN" in os.environ
+    if not chosen:
+        os.environ["OTEL_SEMCONV_STABILITY_OPT_IN"] = "http"
+    try:
+        HTTPXClientInstrumentor().instrument(tracer_provider=provider)
+    finally:
+        if not chosen:
+            del os.environ["OTEL_SEMCONV_STABILITY_OPT_IN"]
     _httpx_instrumented = True
