@@ -155,3 +155,33 @@ def test_loki_indexes_service_name_as_the_label_the_queries_use():
     assert "distributor" not in LOKI
     assert LOKI["limits_config"]["allow_structured_metadata"] is True
     assert COLLECTOR["exporters"]["otlp_http/loki"]["endpoint"].endswith("/otlp")
+
+
+def test_spans_reach_jaeger_with_the_tag_grafanas_trace_to_logs_link_maps():
+    """Jaeger keeps service.name out of the span tags; Grafana's tracesToLogsV2 builds its Loki
+    query from tags only, and none when no mapped tag is present. The traces pipeline copies
+    service.name into the tag the data source maps, which is Loki's label for it."""
+    traces = pipelines()["traces"]
+    copies = [
+        name
+        for name in traces["processors"]
+        if any(
+            action.get("from_attribute") == "service.name"
+            and action.get("action") in ("insert", "upsert")
+            for action in COLLECTOR["processors"][name].get("attributes", [])
+        )
+    ]
+    assert copies, "no processor of the traces pipeline copies service.name into a tag"
+    [tag] = [
+        action["key"]
+        for action in COLLECTOR["processors"][copies[0]]["attributes"]
+        if action.get("from_attribute") == "service.name"
+    ]
+    assert any(name.startswith("otlp_grpc/jaeger") for name in traces["exporters"])
+    provisioned = yaml.safe_load(
+        (REPO / "compose/grafana/provisioning/datasources/datasources.yaml").read_text()
+    )
+    [jaeger] = [d for d in provisioned["datasources"] if d["type"] == "jaeger"]
+    to_logs = jaeger["jsonData"]["tracesToLogsV2"]
+    assert to_logs["tags"] == [{"key": tag}]
+    assert tag == "service_name"  # Loki's label for service.name, the query's stream selector

@@ -61,7 +61,7 @@ def test_logs_link_to_traces_and_traces_to_logs():
     to_logs = datasources()["jaeger"]["jsonData"]["tracesToLogsV2"]
     assert to_logs["datasourceUid"] == "loki"
     # Jaeger keeps service.name out of the span tags Grafana reads; the Collector's copy is
-    # service_name (tests/bundle/test_signal_links.py follows the whole path).
+    # service_name (tests/bundle/test_pipelines.py follows it from the Collector).
     assert to_logs["tags"] == [{"key": "service_name"}]
 
 
