@@ -15,7 +15,7 @@ import pytest
 
 from obsstack.probe.engine import Prober
 from tests.probe.conftest import PG, sample
-from tests.support.doubles import Blackhole, HttpDouble, Reply
+from tests.support.doubles import Blackhole
 from tests.support.processes import free_port
 
 
@@ -182,75 +182,6 @@ async def test_retries_stay_inside_the_probe_budget(make_config, exporter_for):
     assert retries is not None and 1 <= retries < 5
     duration = sample(text, "dependency_probe_duration_seconds", dependency="gone")
     assert duration is not None and duration <= 0.3 + 0.05
-
-
-async def test_circuit_opens_skips_the_network_then_half_opens(make_config, exporter_for):
-    calls = {"n": 0}
-
-    def health(_request):
-        calls["n"] += 1
-        return Reply(503, "unavailable") if calls["n"] <= 3 else Reply(200, "ok")
-
-    double = HttpDouble({("GET", "/health"): health})
-    try:
-        exporter = exporter_for(
-            make_config(
-                [
-                    {
-                        "name": "api",
-                        "kind": "http",
-                        "url": double.url,
-                        "path": "/health",
-                        "circuit_breaker": {"failure_threshold": 3, "cooldown": "400ms"},
-                    }
-                ]
-            )
-        )
-        for _ in range(3):
-            text = await exporter.metrics()
-        assert sample(text, "dependency_circuit_state", dependency="api") == 2
-        assert sample(text, "dependency_circuit_opens_total", dependency="api") == 1
-        text = await exporter.metrics()  # open: reported down, the double is not called
-        assert calls["n"] == 3
-        assert sample(text, "dependency_up", dependency="api") == 0
-        assert (
-            sample(text, "dependency_probe_failures_total", dependency="api", reason="unhealthy")
-            == 3
-        )
-        ready = (await exporter.get("/ready")).json()["dependencies"]["api"]
-        assert ready["circuit"] == 2 and "circuit open" in ready["detail"]
-        await asyncio.sleep(0.45)
-        text = await exporter.metrics()  # half-open trial succeeds: closed again
-        assert calls["n"] == 4
-        assert sample(text, "dependency_up", dependency="api") == 1
-        assert sample(text, "dependency_circuit_state", dependency="api") == 0
-    finally:
-        double.close()
-
-
-async def test_failed_trial_reopens_the_circuit(make_config, exporter_for):
-    double = HttpDouble({("GET", "/"): Reply(500, "down")})
-    try:
-        exporter = exporter_for(
-            make_config(
-                [
-                    {
-                        "name": "api",
-                        "kind": "http",
-                        "url": double.url,
-                        "circuit_breaker": {"failure_threshold": 1, "cooldown": "200ms"},
-                    }
-                ]
-            )
-        )
-        await exporter.metrics()
-        await asyncio.sleep(0.25)
-        text = await exporter.metrics()
-        assert len(double.requests) == 2
-        assert sample(text, "dependency_circuit_state", dependency="api") == 2
-        assert sample(text, "dependency_circuit_opens_total", dependency="api") == 2
-    finally:
-        double.close()
 
 
 async def test_state_changes_are_logged_once(make_config, exporter_for, probe_logs):

@@ -33,7 +33,7 @@ class RetryPolicy:
 @dataclass(frozen=True)
 class CircuitPolicy:
     failure_threshold: int = 3
-    cooldown: float = 30.0
+    cooldown: float | None = None  # least time between trials while open; None: every scrape
 
 
 @dataclass(frozen=True)

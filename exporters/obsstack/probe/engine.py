@@ -36,6 +36,11 @@ _MIN_ATTEMPT_SECONDS = 0.05
 # cancelled probe closes its socket first). Well inside the 0.5 s kept below Prometheus'
 # scrape timeout.
 _SETTLE_SECONDS = 0.1
+# How long a scrape waits for a trial probe while the circuit is open: twice the dependency's
+# last healthy probe time, within these bounds. A recovered dependency answers in that time and
+# is reported up by this scrape; a hung one costs the scrape no more than the upper bound.
+_MIN_TRIAL_WAIT = 0.05
+_MAX_TRIAL_WAIT = 0.25
 
 
 @dataclass(frozen=True)
@@ -54,23 +59,34 @@ class Outcome:
 
 
 class CircuitBreaker:
-    """Opens after ``failure_threshold`` consecutive failures; half-opens after ``cooldown``."""
+    """Opens after ``failure_threshold`` consecutive failures; closes at the first success.
+
+    While it is open, each probe is a trial: one attempt without retries, which a scrape waits
+    for only briefly (see :meth:`Prober.probe`). So a dead dependency costs neither retries
+    nor slow scrapes, and a recovered one is seen by the first scrape after it recovers. With a
+    ``cooldown``, trials are at least that far apart and the dependency is reported down
+    without any network I/O in between.
+    """
 
     def __init__(self, policy: CircuitPolicy, clock: Callable[[], float]) -> None:
         self.policy = policy
         self.clock = clock
         self.state = naming.CIRCUIT_CLOSED
         self.consecutive_failures = 0
-        self.opened_at = 0.0
+        self.failed_at = 0.0  # end of the last failed probe, on ``clock``
         self.opens = 0
 
+    @property
+    def is_open(self) -> bool:
+        return self.state == naming.CIRCUIT_OPEN
+
     def allow(self) -> bool:
-        """Whether a probe may touch the network now (moves open -> half-open after cooldown)."""
-        if self.state == naming.CIRCUIT_OPEN:
-            if self.clock() - self.opened_at < self.policy.cooldown:
-                return False
-            self.state = naming.CIRCUIT_HALF_OPEN
-        return True
+        """Whether a probe may touch the network now: always, unless the circuit is open and
+        the last trial ended less than ``cooldown`` ago."""
+        cooldown = self.policy.cooldown
+        if not self.is_open or cooldown is None:
+            return True
+        return self.clock() - self.failed_at >= cooldown
 
     def record(self, success: bool) -> None:
         if success:
@@ -78,12 +94,9 @@ class CircuitBreaker:
             self.state = naming.CIRCUIT_CLOSED
             return
         self.consecutive_failures += 1
-        if self.state == naming.CIRCUIT_HALF_OPEN or (
-            self.consecutive_failures >= self.policy.failure_threshold
-            and self.state == naming.CIRCUIT_CLOSED
-        ):
+        self.failed_at = self.clock()
+        if not self.is_open and self.consecutive_failures >= self.policy.failure_threshold:
             self.state = naming.CIRCUIT_OPEN
-            self.opened_at = self.clock()
             self.opens += 1
 
 
@@ -93,6 +106,7 @@ class Flight:
 
     task: asyncio.Task[Outcome]
     deadline: float  # on the prober's clock
+    trial: bool  # started while the circuit was open: one attempt, waited for briefly
 
 
 @dataclass
@@ -103,6 +117,7 @@ class DependencyState:
     circuit: CircuitBreaker
     last: Outcome | None = None
     last_success: float | None = None
+    healthy_duration: float | None = None  # how long the last successful probe took
     failures: Counter[str] = field(default_factory=Counter)
     retries: int = 0
     inflight: Flight | None = None
@@ -149,18 +164,25 @@ class Prober:
         started = self.clock()
         flight = state.inflight
         if flight is None or flight.task.done():
+            trial = state.circuit.is_open
             timeout = min(state.dependency.timeout, self.config.scrape_budget)
             # The deadline is fixed now, before the task is scheduled: a caller that can wait
             # until then always reads this probe's own result.
             deadline = started + timeout
-            task = asyncio.create_task(self._run(state, deadline, timeout), name=f"probe:{name}")
-            flight = state.inflight = Flight(task, deadline)
+            task = asyncio.create_task(
+                self._run(state, deadline, timeout, trial), name=f"probe:{name}"
+            )
+            flight = state.inflight = Flight(task, deadline, trial)
         remaining = flight.deadline - started
         wait = remaining + _SETTLE_SECONDS if remaining <= budget else budget
+        if flight.trial:
+            wait = min(wait, self._trial_wait(state))
         try:
             # shield: a scrape that gives up must not cancel the probe other scrapes share.
             return await asyncio.wait_for(asyncio.shield(flight.task), timeout=wait)
         except TimeoutError:
+            if flight.trial:
+                return self._still_open(state, budget, self.clock() - started)
             return Outcome(
                 up=False,
                 duration=self.clock() - started,
@@ -170,6 +192,26 @@ class Prober:
                 message=f"no result within this request's budget of {budget:g}s; "
                 "the probe goes on and its result is kept for the next scrapes",
             )
+
+    def _trial_wait(self, state: DependencyState) -> float:
+        healthy = state.healthy_duration
+        if healthy is None:
+            return _MIN_TRIAL_WAIT
+        return min(max(2 * healthy, _MIN_TRIAL_WAIT), _MAX_TRIAL_WAIT)
+
+    def _still_open(self, state: DependencyState, budget: float, waited: float) -> Outcome:
+        """What a caller gets when a trial probe outlasts its short wait: still down."""
+        last = state.last
+        return Outcome(
+            up=False,
+            duration=waited,
+            timeout=budget,
+            finished_at=time.time(),
+            reason=last.reason if last else naming.REASON_TIMEOUT,
+            message=f"circuit open after {state.circuit.consecutive_failures} consecutive "
+            "failures; a trial probe is still running and its result is kept for the next scrapes",
+            short_circuited=True,
+        )
 
     async def probe_all(
         self, budget: float, names: Iterable[str] | None = None
@@ -201,35 +243,44 @@ class Prober:
         if stale:
             await self.probe_all(budget, stale)
 
-    async def _run(self, state: DependencyState, deadline: float, timeout: float) -> Outcome:
+    async def _run(
+        self, state: DependencyState, deadline: float, timeout: float, trial: bool
+    ) -> Outcome:
         dependency = state.dependency
         if not state.circuit.allow():
             last = state.last
+            cooldown = dependency.circuit.cooldown or 0.0
+            wait = cooldown - (self.clock() - state.circuit.failed_at)
             outcome = Outcome(
                 up=False,
                 duration=0.0,
                 timeout=timeout,
                 finished_at=time.time(),
                 reason=last.reason if last else None,
-                message=f"circuit open: not probed for {dependency.circuit.cooldown:g}s "
-                f"after {state.circuit.consecutive_failures} consecutive failures",
+                message=f"circuit open after {state.circuit.consecutive_failures} consecutive "
+                f"failures: no trial for {cooldown:g}s after a failed one (next in {wait:.3g}s)",
                 short_circuited=True,
             )
             self._remember(state, outcome, naming.CIRCUIT_OPEN)
             return outcome
-        outcome = await self._attempts(state, deadline, timeout)
+        attempts = 1 if trial else dependency.retry.attempts
+        outcome = await self._attempts(state, deadline, timeout, attempts)
         before = state.circuit.state
         state.circuit.record(outcome.up)
         if outcome.up:
             state.last_success = outcome.finished_at
+            state.healthy_duration = outcome.duration
         else:
             assert outcome.reason is not None
             state.failures[outcome.reason] += 1
         self._remember(state, outcome, before)
         return outcome
 
-    async def _attempts(self, state: DependencyState, deadline: float, timeout: float) -> Outcome:
-        """Run the kind's probe, retrying transient failures with backoff until ``deadline``."""
+    async def _attempts(
+        self, state: DependencyState, deadline: float, timeout: float, attempts: int
+    ) -> Outcome:
+        """Run the kind's probe, retrying transient failures with backoff until ``deadline``,
+        ``attempts`` times at most."""
         dependency = state.dependency
         kind = KINDS[dependency.kind]
         started = deadline - timeout
@@ -260,7 +311,7 @@ class Prober:
             pause = min(backoff, dependency.retry.max_backoff) * random.uniform(0.5, 1.0)
             if (
                 transient
-                and attempt < dependency.retry.attempts
+                and attempt < attempts
                 and deadline - self.clock() - pause >= _MIN_ATTEMPT_SECONDS
             ):
                 state.retries += 1
@@ -308,11 +359,12 @@ class Prober:
                     extra={**fields, "reason": outcome.reason, "error": outcome.message},
                 )
         after = state.circuit.state
-        # Logged once each: closed -> open, and half-open -> closed. A failed trial while
-        # half-open re-opens silently: to the reader the circuit simply stayed open.
+        # Logged once each: closed -> open, and open -> closed. A failed trial is not logged:
+        # to the reader the circuit simply stayed open.
         if before == naming.CIRCUIT_CLOSED and after == naming.CIRCUIT_OPEN:
             log.warning(
-                "circuit opened", extra={**fields, "cooldown_seconds": dependency.circuit.cooldown}
+                "circuit opened",
+                extra={**fields, "failures": state.circuit.consecutive_failures},
             )
-        elif before == naming.CIRCUIT_HALF_OPEN and after == naming.CIRCUIT_CLOSED:
+        elif before == naming.CIRCUIT_OPEN and after == naming.CIRCUIT_CLOSED:
             log.info("circuit closed", extra=fields)
