@@ -10,7 +10,7 @@ import pytest
 
 from obsstack.cli import main
 from obsstack.probe.config import load_config
-from obsstack.probe.kinds import KINDS
+from obsstack.probe.kinds import NAMES
 
 REPO = Path(__file__).resolve().parents[2]
 BAD = sorted((REPO / "tests/data/bad/exporter").glob("*.yaml"))
@@ -44,7 +44,7 @@ def documented_example(tmp_path: Path) -> Path:
 
 def test_documented_example_loads_and_covers_every_kind(tmp_path: Path):
     config = load_config(documented_example(tmp_path), env=EXAMPLE_ENV)
-    assert {d.kind for d in config.dependencies} == set(KINDS)
+    assert {d.kind for d in config.dependencies} == set(NAMES)
     by_name = {d.name: d for d in config.dependencies}
     assert by_name["postgres"].settings.password == "pg-pw"
     assert by_name["postgres-replica"].settings.dsn == "postgresql://u:p@replica/app"

@@ -121,3 +121,82 @@ async def test_hung_server_times_out(private_redis, make_config, exporter_for):
         sample(text, "dependency_probe_failures_total", dependency="cache", reason="timeout") == 1
     )
     assert sample(await exporter.metrics(), "dependency_up", dependency="cache") == 1
+
+
+def _cache(server: PrivateRedis, **extra: object) -> dict[str, object]:
+    return {
+        "name": "cache",
+        **REDIS,
+        "port": server.port,
+        "password": "redis-sentinel-Secret-2",
+        **extra,
+    }
+
+
+def probe_clients(server: PrivateRedis) -> list[str]:
+    client = redis.Redis(port=server.port, password="redis-sentinel-Secret-2")
+    try:
+        return [str(c["id"]) for c in client.client_list() if c["name"] == "obsstack-probe"]
+    finally:
+        client.close()
+
+
+async def test_one_connection_serves_every_scrape(private_redis, make_config, exporter_for):
+    exporter = exporter_for(make_config([_cache(private_redis)]))
+    seen = []
+    for _ in range(3):
+        assert sample(await exporter.metrics(), "dependency_up", dependency="cache") == 1
+        seen.append(probe_clients(private_redis))
+    assert len(seen[0]) == 1 and seen == [seen[0]] * 3
+
+
+async def test_a_killed_connection_is_replaced_within_the_scrape(
+    private_redis, make_config, exporter_for
+):
+    exporter = exporter_for(make_config([_cache(private_redis)]))
+    await exporter.metrics()
+    [before] = probe_clients(private_redis)
+    killer = redis.Redis(port=private_redis.port, password="redis-sentinel-Secret-2")
+    killer.client_kill_filter(_id=before)
+    killer.close()
+    text = await exporter.metrics()
+    assert sample(text, "dependency_up", dependency="cache") == 1
+    assert sample(text, "dependency_probe_retries_total", dependency="cache") == 0
+    [after] = probe_clients(private_redis)
+    assert after != before
+
+
+async def test_restart_with_the_circuit_open_is_seen_by_the_first_scrape(
+    private_redis, make_config, exporter_for
+):
+    exporter = exporter_for(
+        make_config([_cache(private_redis)], defaults={"circuit_breaker": {"failure_threshold": 1}})
+    )
+    assert sample(await exporter.metrics(), "dependency_up", dependency="cache") == 1
+    private_redis.stop()
+    for _ in range(3):
+        text = await exporter.metrics()
+        assert sample(text, "dependency_up", dependency="cache") == 0
+        assert sample(text, "dependency_circuit_state", dependency="cache") == 2
+    private_redis.start()
+    assert sample(await exporter.metrics(), "dependency_up", dependency="cache") == 1
+
+
+async def test_db_and_acl_user(private_redis, make_config, exporter_for):
+    admin = redis.Redis(port=private_redis.port, password="redis-sentinel-Secret-2")
+    admin.execute_command(
+        "ACL SETUSER prober on >prober-Secret-4 +ping +info +select +hello +client ~*"
+    )
+    admin.close()
+    exporter = exporter_for(
+        make_config(
+            [
+                _cache(private_redis, db=3, username="prober", password="prober-Secret-4"),
+                _cache(private_redis, name="wrong", username="prober", password="nope"),
+            ]
+        )
+    )
+    text = await exporter.metrics()
+    assert sample(text, "dependency_up", dependency="cache") == 1
+    assert sample(text, "dependency_up", dependency="wrong") == 0
+    assert sample(text, "dependency_probe_failures_total", dependency="wrong", reason="auth") == 1

@@ -9,7 +9,7 @@ from typing import Any
 
 from obsstack.core.server_config import Auth, read_server
 from obsstack.core.spec import ConfigError, Secrets, Section, open_document
-from obsstack.probe.kinds import KINDS
+from obsstack.probe.kinds import NAMES, kind
 
 VERSION = "obsstack/v1"
 DEFAULT_LISTEN = "127.0.0.1:9410"
@@ -95,7 +95,7 @@ def _dependency(
     name = item.string("name")
     if not _NAME.match(name):
         raise item.error("name", f"must match {_NAME.pattern} (got {name!r})")
-    kind_name = item.string("kind", choices=tuple(KINDS))
+    kind_name = item.string("kind", choices=NAMES)
     dependency = Dependency(
         name=name,
         kind=kind_name,
@@ -104,7 +104,7 @@ def _dependency(
         retry=_retry(item, retry),
         circuit=_circuit(item, circuit),
         description=item.string("description", ""),
-        settings=KINDS[kind_name].read_settings(item),
+        settings=kind(kind_name).read_settings(item),
     )
     item.close()
     return dependency

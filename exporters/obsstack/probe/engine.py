@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from obsstack.core import naming
 from obsstack.core.redaction import clean_text
 from obsstack.probe.config import CircuitPolicy, Config, Dependency
-from obsstack.probe.kinds import KINDS
-from obsstack.probe.model import ProbeFailure, Report
+from obsstack.probe.kinds import kind as kind_module
+from obsstack.probe.model import Kept, ProbeFailure, Report
 
 log = logging.getLogger("obsstack.probe")
 
@@ -121,6 +121,7 @@ class DependencyState:
     failures: Counter[str] = field(default_factory=Counter)
     retries: int = 0
     inflight: Flight | None = None
+    kept: Kept = field(default_factory=Kept)  # the connection the kind keeps between probes
 
 
 class Prober:
@@ -130,7 +131,7 @@ class Prober:
         self.config = config
         self.clock = clock
         self.states = {
-            d.name: DependencyState(d, CircuitBreaker(d.circuit, clock))
+            d.name: DependencyState(d, CircuitBreaker(d.circuit, clock), kept=Kept(clock))
             for d in config.dependencies
         }
 
@@ -222,7 +223,7 @@ class Prober:
         return dict(zip(selected, outcomes, strict=True))
 
     async def aclose(self) -> None:
-        """Cancel the probes in flight (on shutdown): each closes its connection."""
+        """Cancel the probes in flight (on shutdown), then close the kept connections."""
         tasks = [
             state.inflight.task
             for state in self.states.values()
@@ -231,6 +232,8 @@ class Prober:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        for state in self.states.values():
+            state.kept.drop()
 
     async def refresh(self, budget: float) -> None:
         """Probe the dependencies whose last result is missing or older than ``stale_after``."""
@@ -282,7 +285,7 @@ class Prober:
         """Run the kind's probe, retrying transient failures with backoff until ``deadline``,
         ``attempts`` times at most."""
         dependency = state.dependency
-        kind = KINDS[dependency.kind]
+        kind = kind_module(dependency.kind)
         started = deadline - timeout
         backoff = dependency.retry.initial_backoff
         attempt = 0
@@ -292,7 +295,7 @@ class Prober:
             remaining = deadline - self.clock()
             try:
                 async with asyncio.timeout(remaining):
-                    await kind.probe(dependency.settings, remaining, report)
+                    await kind.probe(dependency.settings, remaining, report, state.kept)
                 return self._outcome(True, started, timeout, report, attempt)
             except ProbeFailure as failure:
                 reason, message, transient = failure.reason, str(failure), failure.transient

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from obsstack.core import naming
 from obsstack.core.spec import Section
 from obsstack.probe.kinds import web
-from obsstack.probe.model import ProbeFailure, Report
+from obsstack.probe.model import Kept, ProbeFailure, Report
 
 NAME = "elasticsearch"
 STATUSES = tuple(naming.ELASTICSEARCH_STATUS_VALUES)
@@ -25,7 +25,7 @@ def read_settings(section: Section) -> Settings:
     return Settings(endpoint, section.string("down_at", "red", choices=("yellow", "red")))
 
 
-async def probe(settings: Settings, budget: float, report: Report) -> None:
+async def probe(settings: Settings, budget: float, report: Report, kept: Kept) -> None:
     async with web.client(settings.endpoint, budget) as http:
         response = await web.fetch(http, "GET", f"{settings.endpoint.url}/_cluster/health")
     web.expect_status(response, 200)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from obsstack.core import naming
 from obsstack.core.spec import Section
 from obsstack.probe.kinds import web
-from obsstack.probe.model import ProbeFailure, Report
+from obsstack.probe.model import Kept, ProbeFailure, Report
 
 NAME = "http"
 METHODS = ("GET", "HEAD", "POST", "OPTIONS")
@@ -82,7 +82,7 @@ def read_settings(section: Section) -> Settings:
     )
 
 
-async def probe(settings: Settings, budget: float, report: Report) -> None:
+async def probe(settings: Settings, budget: float, report: Report, kept: Kept) -> None:
     url = settings.endpoint.url + settings.path
     async with web.client(settings.endpoint, budget) as http:
         response = await web.fetch(http, settings.method, url)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from obsstack.core import naming
 from obsstack.core.spec import Section
 from obsstack.probe.kinds import web
-from obsstack.probe.model import ProbeFailure, Report
+from obsstack.probe.model import Kept, ProbeFailure, Report
 
 NAME = "neo4j"
 QUERY = "RETURN 1 AS ok"
@@ -28,7 +28,7 @@ def read_settings(section: Section) -> Settings:
     return Settings(web.read_endpoint(section), section.string("database", "neo4j"))
 
 
-async def probe(settings: Settings, budget: float, report: Report) -> None:
+async def probe(settings: Settings, budget: float, report: Report, kept: Kept) -> None:
     url = f"{settings.endpoint.url}/db/{settings.database}/tx/commit"
     body = {"statements": [{"statement": QUERY}]}
     async with web.client(settings.endpoint, budget) as http:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from obsstack.core import naming
 from obsstack.core.spec import Section
 from obsstack.probe.kinds import web
-from obsstack.probe.model import ProbeFailure, Report
+from obsstack.probe.model import Kept, ProbeFailure, Report
 
 NAME = "qdrant"
 
@@ -24,7 +24,7 @@ def read_settings(section: Section) -> Settings:
     return Settings(endpoint, "api-key" in endpoint.headers)
 
 
-async def probe(settings: Settings, budget: float, report: Report) -> None:
+async def probe(settings: Settings, budget: float, report: Report, kept: Kept) -> None:
     base = settings.endpoint.url
     async with web.client(settings.endpoint, budget) as http:
         health = await web.fetch(http, "GET", f"{base}/healthz")
