@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import base64
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.probe.conftest import PG, REDIS, sample
+from tests.probe.conftest import PG, REDIS, sample, write_config
 from tests.support.doubles import Blackhole
 from tests.support.processes import free_port, require_binary
 
@@ -217,3 +218,21 @@ async def test_no_redirect_reflects_the_host_header(make_config, exporter_for, p
     assert response.status_code == 404
     assert "location" not in response.headers
     assert "attacker" not in response.text
+
+
+def test_only_the_configured_kinds_are_loaded(tmp_path):
+    """An exporter of PostgreSQL and Redis loads neither an HTTP client, nor redis-py, nor
+    FastAPI: what it does not use costs it no memory."""
+    path = write_config(tmp_path, [{"name": "db", **PG}, {"name": "cache", **REDIS}])
+    script = (
+        "import sys\n"
+        "from obsstack.probe.config import load_config\n"
+        "from obsstack.probe.server import create_app\n"
+        f"create_app(load_config({str(path)!r}))\n"
+        "print(' '.join(sorted(m for m in ('asyncpg', 'httpx', 'redis', 'fastapi', 'pydantic')"
+        " if m in sys.modules)))\n"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert loaded == ["asyncpg"]

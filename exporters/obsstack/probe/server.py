@@ -6,13 +6,15 @@ import html
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from prometheus_client import CollectorRegistry
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
 
 from obsstack.core import __version__
 from obsstack.core.exposition import render
-from obsstack.core.server_app import exporter_registry, service_app
+from obsstack.core.server_app import exporter_registry, plain_app
 from obsstack.probe.config import Config
 from obsstack.probe.engine import Prober
 from obsstack.probe.exposition import ProbeCollector, StateCollector
@@ -24,26 +26,23 @@ def _bad_request(message: str) -> PlainTextResponse:
     return PlainTextResponse(f"{message}\n", status_code=400)
 
 
-def create_app(config: Config, prober: Prober | None = None) -> FastAPI:
-    """The exporter's ASGI application for ``config``."""
+def create_app(config: Config, prober: Prober | None = None) -> Starlette:
+    """The exporter's ASGI application for ``config`` (Starlette without FastAPI: its five
+    routes need no more, and the exporter stays small in memory)."""
     prober = prober or Prober(config)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         yield
         await prober.aclose()
 
-    app = service_app("obsstack exporter", auth=config.auth, lifespan=lifespan)
-    app.state.prober = prober
     registry = exporter_registry(StateCollector(prober))
 
-    @app.get("/metrics")
     async def metrics(request: Request) -> Response:
         await prober.probe_all(prober.budget(request.headers.get(SCRAPE_TIMEOUT_HEADER)))
         body, content_type = render(registry, request.headers.get("accept"))
         return Response(body, media_type=content_type)
 
-    @app.get("/probe")
     async def probe(request: Request) -> Response:
         params = request.query_params
         unknown = sorted(set(params) - {"target"})
@@ -70,8 +69,7 @@ def create_app(config: Config, prober: Prober | None = None) -> FastAPI:
         body, content_type = render(one_shot, request.headers.get("accept"))
         return Response(body, media_type=content_type)
 
-    @app.get("/ready")
-    async def ready() -> JSONResponse:
+    async def ready(_request: Request) -> JSONResponse:
         await prober.refresh(config.scrape_budget)
         dependencies = {}
         critical_down = []
@@ -96,11 +94,21 @@ def create_app(config: Config, prober: Prober | None = None) -> FastAPI:
         }
         return JSONResponse(body, status_code=503 if critical_down else 200)
 
-    @app.get("/")
-    async def landing() -> HTMLResponse:
+    async def landing(_request: Request) -> HTMLResponse:
         await prober.refresh(config.scrape_budget)
         return HTMLResponse(landing_page(prober))
 
+    routes = [
+        Route(path, endpoint, methods=["GET"])
+        for path, endpoint in (
+            ("/metrics", metrics),
+            ("/probe", probe),
+            ("/ready", ready),
+            ("/", landing),
+        )
+    ]
+    app = plain_app(routes, auth=config.auth, lifespan=lifespan)
+    app.state.prober = prober
     return app
 
 
