@@ -33,15 +33,9 @@ def tracing_configured(env: Mapping[str, str] | None = None) -> bool:
 
 
 def _exporter(protocol: str) -> SpanExporter:
-    if protocol == "grpc":
-        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+    from obsstack.instrumentation.span_export import OtlpHttpSpanExporter, grpc_span_exporter
 
-        return OTLPSpanExporter()
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
-        OTLPSpanExporter as HttpSpanExporter,
-    )
-
-    return HttpSpanExporter()
+    return grpc_span_exporter() if protocol == "grpc" else OtlpHttpSpanExporter()
 
 
 def configure_tracing(service_name: str, *, instrument_httpx: bool = True) -> TracerProvider | None:
