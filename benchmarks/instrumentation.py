@@ -17,11 +17,16 @@ interleaved round by round so that drift of the machine spreads over all of them
   spans of dependency resolution, endpoint and serialisation made by FastAPI's native tracing
   (recent FastAPI versions), instead of the middleware's one server span;
 - ``instrumentator``: prometheus-fastapi-instrumentator, its defaults;
-- ``starlette_exporter``: starlette_exporter's ``PrometheusMiddleware``, its defaults.
+- ``starlette_exporter``: starlette_exporter's ``PrometheusMiddleware``, its defaults;
+- ``peers``: what a user assembles from the usual packages for what ``full_sampled`` does:
+  prometheus-fastapi-instrumentator (its defaults), a JSON access line per request with
+  python-json-logger, and OpenTelemetry's FastAPI instrumentation (its defaults) with 10 % of the
+  traces sampled, exported over OTLP/HTTP to the same sink by the SDK's batch span processor.
 
 Run: ``.venv/bin/python -m benchmarks.instrumentation`` (needs ``pip install -e '.[bench]'``
 and ``/usr/bin/wrk``); ``--rounds``, ``--duration`` and ``--connections`` change the load.
-Prints a Markdown table; the figures are medians over the rounds.
+Prints a Markdown table; the figures are medians over the rounds, each variant's ratio to the
+bare app and to ``peers`` taken round by round.
 """
 
 from __future__ import annotations
@@ -53,8 +58,9 @@ VARIANTS = (
     "full_fastapi",
     "instrumentator",
     "starlette_exporter",
+    "peers",
 )
-LOGGING = ("text_access_log", "logs", "full", "full_sampled", "full_fastapi")
+LOGGING = ("text_access_log", "logs", "full", "full_sampled", "full_fastapi", "peers")
 SERVER_CPU = "0"
 LOAD_CPU = "1"
 
@@ -99,9 +105,31 @@ def build_app(variant: str) -> Any:
 
         app.add_middleware(PrometheusMiddleware)
         app.add_route("/metrics", handle_metrics)
+    elif variant == "peers":
+        _instrument_with_peers(app)
     elif variant != "bare":
         raise ValueError(f"unknown variant {variant}")
     return app
+
+
+def _instrument_with_peers(app: Any) -> None:
+    """Metrics, a JSON access log and traces, each from the package users usually pick."""
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    from prometheus_fastapi_instrumentator import Instrumentator
+    from pythonjsonlogger.json import JsonFormatter
+
+    Instrumentator().instrument(app).expose(app)
+    handler = logging.StreamHandler(open(os.devnull, "w"))  # noqa: SIM115 - process lifetime
+    handler.setFormatter(JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    logging.basicConfig(handlers=[handler], level=logging.INFO)
+    # The sampler (10 %), endpoint and protocol come from the OTEL_* variables, as for full_sampled.
+    provider = TracerProvider(resource=Resource.create({"service.name": "bench"}))
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    FastAPIInstrumentor.instrument_app(app, tracer_provider=provider)
 
 
 def serve(variant: str, port: int) -> None:
@@ -148,7 +176,7 @@ def _wrk(url: str, seconds: int, connections: int) -> tuple[float, float]:
 def _environment(variant: str, otlp: dict[str, str]) -> dict[str, str]:
     if variant == "full":
         return {**otlp, "OTEL_TRACES_SAMPLER": "always_on"}
-    if variant in ("full_sampled", "full_fastapi"):
+    if variant in ("full_sampled", "full_fastapi", "peers"):
         return {
             **otlp,
             "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
@@ -196,17 +224,21 @@ def measure(rounds: int, seconds: int, connections: int) -> dict[str, list[tuple
 
 def table(results: dict[str, list[tuple[float, float]]]) -> str:
     """Medians over the rounds; ratios and added latency are taken round by round."""
-    bare = results["bare"]
+    bare, peers = results["bare"], results["peers"]
     lines = [
-        "| variant | requests/s | ratio to bare | p99 latency | p99 added |",
-        "|---|---:|---:|---:|---:|",
+        "| variant | requests/s | ratio to bare | ratio to peers | p99 latency | p99 added |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
     for variant, runs in results.items():
         rps = statistics.median(r for r, _ in runs)
         p99 = statistics.median(p for _, p in runs)
         ratio = statistics.median(r / b for (r, _), (b, _) in zip(runs, bare, strict=True))
+        to_peers = statistics.median(r / b for (r, _), (b, _) in zip(runs, peers, strict=True))
         added = statistics.median(p - b for (_, p), (_, b) in zip(runs, bare, strict=True))
-        lines.append(f"| {variant} | {rps:,.0f} | {ratio:.2f}x | {p99:.2f} ms | {added:+.2f} ms |")
+        lines.append(
+            f"| {variant} | {rps:,.0f} | {ratio:.2f}x | {to_peers:.2f}x | {p99:.2f} ms "
+            f"| {added:+.2f} ms |"
+        )
     return "\n".join(lines)
 
 
