@@ -200,3 +200,21 @@ async def test_db_and_acl_user(private_redis, make_config, exporter_for):
     assert sample(text, "dependency_up", dependency="cache") == 1
     assert sample(text, "dependency_up", dependency="wrong") == 0
     assert sample(text, "dependency_probe_failures_total", dependency="wrong", reason="auth") == 1
+
+
+async def test_a_hung_server_fails_the_kept_connection_within_the_budget(
+    private_redis, make_config, exporter_for
+):
+    exporter = exporter_for(make_config([_cache(private_redis, timeout="500ms")]))
+    assert sample(await exporter.metrics(), "dependency_up", dependency="cache") == 1
+    assert private_redis.process is not None
+    os.kill(private_redis.process.pid, signal.SIGSTOP)
+    try:
+        text = await exporter.metrics()
+    finally:
+        os.kill(private_redis.process.pid, signal.SIGCONT)
+    assert sample(text, "dependency_up", dependency="cache") == 0
+    assert (
+        sample(text, "dependency_probe_failures_total", dependency="cache", reason="timeout") == 1
+    )
+    assert sample(await exporter.metrics(), "dependency_up", dependency="cache") == 1

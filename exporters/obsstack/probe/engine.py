@@ -36,9 +36,10 @@ _MIN_ATTEMPT_SECONDS = 0.05
 # cancelled probe closes its socket first). Well inside the 0.5 s kept below Prometheus'
 # scrape timeout.
 _SETTLE_SECONDS = 0.1
-# How long a scrape waits for a trial probe while the circuit is open: twice the dependency's
-# last healthy probe time, within these bounds. A recovered dependency answers in that time and
-# is reported up by this scrape; a hung one costs the scrape no more than the upper bound.
+# How long a scrape waits for a trial probe while the circuit is open: twice what the
+# dependency's last healthy probe took, with a fresh connect (a trial has no kept connection),
+# within these bounds. A recovered dependency answers in that time and is reported up by this
+# scrape; a hung one costs the scrape no more than the upper bound.
 _MIN_TRIAL_WAIT = 0.05
 _MAX_TRIAL_WAIT = 0.25
 
@@ -198,7 +199,8 @@ class Prober:
         healthy = state.healthy_duration
         if healthy is None:
             return _MIN_TRIAL_WAIT
-        return min(max(2 * healthy, _MIN_TRIAL_WAIT), _MAX_TRIAL_WAIT)
+        expected = healthy + state.kept.connect_duration
+        return min(max(2 * expected, _MIN_TRIAL_WAIT), _MAX_TRIAL_WAIT)
 
     def _still_open(self, state: DependencyState, budget: float, waited: float) -> Outcome:
         """What a caller gets when a trial probe outlasts its short wait: still down."""
