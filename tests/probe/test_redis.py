@@ -10,7 +10,10 @@ from pathlib import Path
 import pytest
 import redis
 
+from obsstack.probe.kinds import redis as redis_kind
 from tests.probe.conftest import REDIS, sample
+from tests.support.doubles import self_signed_certificate
+from tests.support.processes import Process, free_port, port_open, require_binary, wait_until
 from tests.support.servers import PrivateRedis
 
 
@@ -218,3 +221,51 @@ async def test_a_hung_server_fails_the_kept_connection_within_the_budget(
         sample(text, "dependency_probe_failures_total", dependency="cache", reason="timeout") == 1
     )
     assert sample(await exporter.metrics(), "dependency_up", dependency="cache") == 1
+
+
+@pytest.fixture
+def tls_redis(tmp_path: Path) -> Iterator[tuple[int, str]]:
+    """redis-server speaking only TLS, with a self-signed certificate for 127.0.0.1."""
+    tls = self_signed_certificate(tmp_path)
+    port = free_port()
+    argv = [
+        require_binary("redis-server"),
+        "--port",
+        "0",
+        "--tls-port",
+        str(port),
+        "--tls-cert-file",
+        tls.cert,
+        "--tls-key-file",
+        tls.key,
+        "--tls-auth-clients",
+        "no",
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--dir",
+        str(tmp_path),
+    ]
+    process = Process(argv, tmp_path / "redis-tls.log")
+    wait_until(port_open(port), 10, f"redis over TLS on port {port}")
+    yield port, tls.cert
+    process.stop()
+
+
+async def test_tls_is_verified(tls_redis, make_config, exporter_for, monkeypatch):
+    port, cert = tls_redis
+    dependency = {"name": "cache", **REDIS, "port": port, "tls": True}
+    text = await exporter_for(make_config([dependency])).metrics()
+    assert sample(text, "dependency_up", dependency="cache") == 0
+    assert (
+        sample(text, "dependency_probe_failures_total", dependency="cache", reason="protocol") == 1
+    )
+
+    monkeypatch.setenv("SSL_CERT_FILE", cert)  # the system's CAs now trust it
+    redis_kind._tls_context.cache_clear()
+    try:
+        text = await exporter_for(make_config([dependency])).metrics()
+    finally:
+        redis_kind._tls_context.cache_clear()
+    assert sample(text, "dependency_up", dependency="cache") == 1
