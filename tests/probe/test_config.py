@@ -49,10 +49,13 @@ def test_documented_example_loads_and_covers_every_kind(tmp_path: Path):
     assert by_name["postgres"].settings.password == "pg-pw"
     assert by_name["postgres-replica"].settings.dsn == "postgresql://u:p@replica/app"
     assert by_name["postgres-replica"].timeout == 2.0
+    assert by_name["postgres-replica"].settings.connection_lifetime == 30.0
+    assert by_name["postgres"].settings.connection_lifetime == 60.0
+    assert by_name["openai"].circuit.cooldown == 120.0
+    assert by_name["neo4j"].circuit.cooldown is None  # a trial at every scrape while open
     # a dsn keeps its own ?sslmode=: asyncpg reads it only when no sslmode is passed
     assert by_name["postgres-replica"].settings.sslmode is None
     assert by_name["postgres"].settings.sslmode == "require"
-    assert by_name["openai"].circuit.cooldown == 120.0
     assert by_name["openai"].settings.endpoint.url == "https://api.openai.com"
     assert by_name["openai"].settings.path == "/v1/models"
     assert config.auth is not None and config.auth.bearer_token == "tok"
