@@ -1,5 +1,5 @@
 """Spans written as OTLP protobuf by obsstack are the bytes the SDK's encoder makes, whatever
-the span holds, and the exporters send them."""
+the span holds, written when they end or in a batch, and the exporters send them."""
 
 from __future__ import annotations
 
@@ -12,13 +12,17 @@ from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode
 from opentelemetry.trace.span import TraceFlags, TraceState
 
-from obsstack.instrumentation.span_encoding import encode_spans
-from obsstack.instrumentation.span_export import grpc_span_exporter
+from obsstack.instrumentation.span_encoding import EncodedSpan, encode_spans
+from obsstack.instrumentation.span_export import (
+    EncodingBatchSpanProcessor,
+    OtlpHttpSpanExporter,
+    grpc_span_exporter,
+)
 
 SERVER_ATTRIBUTES: dict[str, Any] = {
     "http.request.method": "GET",
@@ -89,3 +93,28 @@ def test_the_grpc_exporter_sends_the_request_the_sdk_would():
     request = grpc_span_exporter()._translate_data(spans)  # type: ignore[attr-defined]
     assert isinstance(request, ExportTraceServiceRequest)
     assert request == sdk_encode(spans)
+
+
+def test_the_batch_processor_queues_spans_written_when_they_end():
+    """What the exporter sends is what the SDK's encoder makes of the same spans."""
+    sent: list[bytes] = []
+
+    class Exporter(OtlpHttpSpanExporter):
+        def export(self, spans: Any) -> SpanExportResult:
+            assert all(isinstance(span, EncodedSpan) for span in spans)
+            sent.append(encode_spans(spans))
+            return SpanExportResult.SUCCESS
+
+    exporter = Exporter(endpoint="http://127.0.0.1:9/v1/traces")
+    assert exporter.takes_encoded_spans
+    kept = InMemorySpanExporter()
+    provider = TracerProvider(resource=Resource.create({"service.name": "s"}))
+    provider.add_span_processor(EncodingBatchSpanProcessor(exporter))
+    provider.add_span_processor(SimpleSpanProcessor(kept))
+    tracer = provider.get_tracer("obsstack.instrumentation")
+    for number in range(3):
+        with tracer.start_as_current_span(f"GET /{number}", attributes=SERVER_ATTRIBUTES):
+            pass
+    provider.force_flush()
+    assert b"".join(sent) == sdk_encode(kept.get_finished_spans()).SerializePartialToString()
+    provider.shutdown()

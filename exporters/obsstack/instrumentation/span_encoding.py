@@ -15,9 +15,11 @@ from __future__ import annotations
 import logging
 import struct
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
+from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanKind
 from opentelemetry.trace.span import SpanContext
 
@@ -191,7 +193,7 @@ def _span(span: ReadableSpan) -> bytes:
     return b"".join(parts)
 
 
-def _scope(scope: Any) -> bytes:
+def _scope(scope: InstrumentationScope | None) -> bytes:
     if scope is None:
         return b""
     return (
@@ -201,23 +203,38 @@ def _scope(scope: Any) -> bytes:
     )
 
 
-def encode_spans(spans: Sequence[ReadableSpan]) -> bytes:
+class EncodedSpan(NamedTuple):
+    """A span already written (a ``ScopeSpans.spans`` field), with its resource and scope."""
+
+    resource: Resource
+    scope: InstrumentationScope | None
+    data: bytes
+
+
+def encode_span(span: ReadableSpan) -> EncodedSpan:
+    """``span`` written now, to be sent later with others (:func:`encode_spans`)."""
+    return EncodedSpan(
+        span.resource, span.instrumentation_scope or None, _field(b"\x12", _span(span))
+    )
+
+
+def encode_spans(spans: Sequence[ReadableSpan | EncodedSpan]) -> bytes:
     """An ``ExportTraceServiceRequest`` holding ``spans``, grouped by resource and scope.
 
     Spans are grouped by the identity of their resource (a provider's spans share one), where
     the SDK compares resources by their attributes (serialised to JSON for each span).
     """
-    grouped: dict[int, tuple[Any, dict[Any, list[bytes]]]] = {}
+    grouped: dict[int, tuple[Resource, dict[InstrumentationScope | None, list[bytes]]]] = {}
     for span in spans:
-        resource = span.resource
-        group = grouped.get(id(resource))
+        if not isinstance(span, EncodedSpan):
+            span = encode_span(span)
+        group = grouped.get(id(span.resource))
         if group is None:
-            group = grouped[id(resource)] = (resource, {})
-        scope = span.instrumentation_scope or None
-        encoded = group[1].get(scope)
+            group = grouped[id(span.resource)] = (span.resource, {})
+        encoded = group[1].get(span.scope)
         if encoded is None:
-            encoded = group[1][scope] = []
-        encoded.append(_field(b"\x12", _span(span)))
+            encoded = group[1][span.scope] = []
+        encoded.append(span.data)
     request = []
     for resource, scopes in grouped.values():
         body = [_field(b"\x0a", _attributes(b"\x0a", resource.attributes))]

@@ -6,8 +6,9 @@ turn it off too. ``OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL`` picks ``http/protobuf`
 or ``grpc``; endpoint, headers, timeout, compression, ``OTEL_TRACES_SAMPLER`` and ``OTEL_BSP_*``
 are read by the SDK. The resource is the one logs have
 (:func:`obsstack.core.otel.service_resource`).
-Spans are exported by a background thread with a bounded queue: a slow or absent collector
-costs dropped spans, never a blocked request.
+Each sampled span is written to protobuf when it ends and sent in batches by a background
+thread with a bounded queue (:mod:`obsstack.instrumentation.span_export`): a slow or absent
+collector costs dropped spans, never a blocked request.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from collections.abc import Mapping
 
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.sdk.trace.export import SpanExporter
 
 from obsstack.core import otel
 
@@ -52,7 +53,9 @@ def configure_tracing(service_name: str, *, instrument_httpx: bool = True) -> Tr
     else:
         protocol = otel.protocol("traces")
         provider = TracerProvider(resource=otel.service_resource(service_name))
-        provider.add_span_processor(BatchSpanProcessor(_exporter(protocol)))
+        from obsstack.instrumentation.span_export import EncodingBatchSpanProcessor
+
+        provider.add_span_processor(EncodingBatchSpanProcessor(_exporter(protocol)))
         trace.set_tracer_provider(provider)
         log.info("tracing on", extra={"protocol": protocol, "service": service_name})
     if instrument_httpx:
