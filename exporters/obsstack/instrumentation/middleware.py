@@ -228,18 +228,23 @@ def _span_attributes(scope: Scope, method: str) -> dict[str, Any]:
 
 
 def _end_span(span: Any, method: str, route: str, status: int, error: BaseException | None) -> None:
+    if not span.is_recording():  # not sampled: nothing to add
+        span.end()
+        return
+    attributes: dict[str, Any] = {}
     if route != naming.UNMATCHED_ROUTE:
         span.update_name(f"{'HTTP' if method == OTHER_METHOD else method} {route}")
-        span.set_attribute("http.route", route)
-    span.set_attribute("http.response.status_code", status)
+        attributes["http.route"] = route
+    attributes["http.response.status_code"] = status
     tenant = TENANT_ID.get()
     if tenant is not None:
-        span.set_attribute("tenant.id", tenant)
+        attributes["tenant.id"] = tenant
     if error is not None:
         span.record_exception(error)
-        span.set_attribute("error.type", type(error).__qualname__)
+        attributes["error.type"] = type(error).__qualname__
         span.set_status(Status(StatusCode.ERROR, str(error)[:200]))
     elif status >= 500:
-        span.set_attribute("error.type", str(status))
+        attributes["error.type"] = str(status)
         span.set_status(Status(StatusCode.ERROR))
+    span.set_attributes(attributes)  # one lock for all of them
     span.end()
