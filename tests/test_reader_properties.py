@@ -351,9 +351,11 @@ def check(reader: Reader, content: bytes) -> None:
         assert not written or (reader.writes and code == 0)
 
 
+# No deadline: how long an example takes depends on what else the machine runs, not on the
+# reader.
 PROPERTY = settings(
     max_examples=150,
-    deadline=1000,
+    deadline=None,
     derandomize=True,
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
