@@ -1,4 +1,4 @@
-"""obsstack exporters: dependency probes, service instrumentation and business KPIs."""
+"""The core every obsstack room stands on: naming, strict reading, secrets, logging, serving."""
 
 from importlib.metadata import PackageNotFoundError, version
 

@@ -32,6 +32,18 @@ class MetricSpec:
         return self.name
 
 
+_EXPORTED: list[MetricSpec] = []
+
+
+def _exported(
+    name: str, type: MetricType, help: str, labels: tuple[str, ...] = (), group: str = ""
+) -> MetricSpec:
+    """A metric obsstack exports: its spec, listed by :func:`all_metrics` in definition order."""
+    spec = MetricSpec(name, type, help, labels, group)
+    _EXPORTED.append(spec)
+    return spec
+
+
 # -- labels ----------------------------------------------------------------------------------
 DEPENDENCY = "dependency"
 KIND = "kind"
@@ -50,66 +62,65 @@ FAILURE_REASONS = (REASON_TIMEOUT, REASON_REFUSED, REASON_AUTH, REASON_PROTOCOL,
 
 # dependency_circuit_state values
 CIRCUIT_CLOSED = 0
-CIRCUIT_HALF_OPEN = 1
 CIRCUIT_OPEN = 2
 
 # -- dependency probe exporter: core -----------------------------------------------------------
 _DEP = (DEPENDENCY, KIND)
 CORE = "Dependency probes (every kind)"
 
-DEPENDENCY_UP = MetricSpec(
+DEPENDENCY_UP = _exported(
     "dependency_up", "gauge", "1 if the last probe of the dependency succeeded, else 0.", _DEP, CORE
 )
-DEPENDENCY_PROBE_DURATION = MetricSpec(
+DEPENDENCY_PROBE_DURATION = _exported(
     "dependency_probe_duration_seconds",
     "gauge",
     "Wall time of the last probe of the dependency, retries included.",
     _DEP,
     CORE,
 )
-DEPENDENCY_PROBE_TIMEOUT = MetricSpec(
+DEPENDENCY_PROBE_TIMEOUT = _exported(
     "dependency_probe_timeout_seconds",
     "gauge",
     "Time budget the last probe of the dependency had.",
     _DEP,
     CORE,
 )
-DEPENDENCY_PROBE_FAILURES = MetricSpec(
+DEPENDENCY_PROBE_FAILURES = _exported(
     "dependency_probe_failures_total",
     "counter",
     "Failed probes by reason (timeout, refused, auth, protocol, unhealthy).",
     (*_DEP, REASON),
     CORE,
 )
-DEPENDENCY_PROBE_RETRIES = MetricSpec(
+DEPENDENCY_PROBE_RETRIES = _exported(
     "dependency_probe_retries_total",
     "counter",
     "Extra attempts made after a transient error, within the probe's time budget.",
     _DEP,
     CORE,
 )
-DEPENDENCY_CIRCUIT_STATE = MetricSpec(
+DEPENDENCY_CIRCUIT_STATE = _exported(
     "dependency_circuit_state",
     "gauge",
-    "Circuit breaker state: 0 closed, 1 half-open, 2 open (reported down without probing).",
+    "Circuit breaker state: 0 closed, 2 open (down; each scrape makes one trial probe).",
     _DEP,
     CORE,
 )
-DEPENDENCY_CIRCUIT_OPENS = MetricSpec(
+DEPENDENCY_CIRCUIT_OPENS = _exported(
     "dependency_circuit_opens_total",
     "counter",
     "Times the circuit breaker of the dependency opened.",
     _DEP,
     CORE,
 )
-DEPENDENCY_LAST_SUCCESS = MetricSpec(
+DEPENDENCY_LAST_SUCCESS = _exported(
     "dependency_last_success_timestamp_seconds",
     "gauge",
     "Unix time of the last successful probe of the dependency.",
     _DEP,
     CORE,
 )
-BUILD_INFO = MetricSpec(
+BUILD_INFO = _exported(
     "obsstack_build_info",
     "info",
     "Version of obsstack and of the Python running it.",
@@ -119,14 +130,12 @@ BUILD_INFO = MetricSpec(
 
 # -- blackbox-style /probe ---------------------------------------------------------------------
 PROBE = "Single-dependency probes (/probe?target=NAME)"
-PROBE_SUCCESS = MetricSpec("probe_success", "gauge", "1 if the probe succeeded, else 0.", (), PROBE)
-PROBE_DURATION = MetricSpec(
-    "probe_duration_seconds", "gauge", "Wall time of this probe.", (), PROBE
-)
-PROBE_TIMEOUT = MetricSpec(
+PROBE_SUCCESS = _exported("probe_success", "gauge", "1 if the probe succeeded, else 0.", (), PROBE)
+PROBE_DURATION = _exported("probe_duration_seconds", "gauge", "Wall time of this probe.", (), PROBE)
+PROBE_TIMEOUT = _exported(
     "probe_timeout_seconds", "gauge", "Time budget this probe had.", (), PROBE
 )
-PROBE_FAILURE_REASON = MetricSpec(
+PROBE_FAILURE_REASON = _exported(
     "probe_failure_info",
     "info",
     "Why this probe failed (only present when it failed).",
@@ -136,35 +145,35 @@ PROBE_FAILURE_REASON = MetricSpec(
 
 # -- kind details: one prefix per kind -----------------------------------------------------------
 POSTGRES = "PostgreSQL details (kind postgres)"
-DEPENDENCY_POSTGRES_CONNECT_DURATION = MetricSpec(
+DEPENDENCY_POSTGRES_CONNECT_DURATION = _exported(
     "dependency_postgres_connect_duration_seconds",
     "gauge",
     "Time to open the connection and authenticate.",
     _DEP,
     POSTGRES,
 )
-DEPENDENCY_POSTGRES_QUERY_DURATION = MetricSpec(
+DEPENDENCY_POSTGRES_QUERY_DURATION = _exported(
     "dependency_postgres_query_duration_seconds",
     "gauge",
     "Round trip of SELECT 1 under statement_timeout.",
     _DEP,
     POSTGRES,
 )
-DEPENDENCY_POSTGRES_IN_RECOVERY = MetricSpec(
+DEPENDENCY_POSTGRES_IN_RECOVERY = _exported(
     "dependency_postgres_in_recovery",
     "gauge",
     "1 if the server is a replica (pg_is_in_recovery()), 0 if primary.",
     _DEP,
     POSTGRES,
 )
-DEPENDENCY_POSTGRES_CONNECTIONS = MetricSpec(
+DEPENDENCY_POSTGRES_CONNECTIONS = _exported(
     "dependency_postgres_connections",
     "gauge",
     "Client connections in use (pg_stat_activity).",
     _DEP,
     POSTGRES,
 )
-DEPENDENCY_POSTGRES_MAX_CONNECTIONS = MetricSpec(
+DEPENDENCY_POSTGRES_MAX_CONNECTIONS = _exported(
     "dependency_postgres_max_connections",
     "gauge",
     "The server's max_connections setting.",
@@ -173,47 +182,47 @@ DEPENDENCY_POSTGRES_MAX_CONNECTIONS = MetricSpec(
 )
 
 REDIS = "Redis details (kind redis)"
-DEPENDENCY_REDIS_PING_DURATION = MetricSpec(
+DEPENDENCY_REDIS_PING_DURATION = _exported(
     "dependency_redis_ping_duration_seconds", "gauge", "Round trip of PING.", _DEP, REDIS
 )
-DEPENDENCY_REDIS_IS_REPLICA = MetricSpec(
+DEPENDENCY_REDIS_IS_REPLICA = _exported(
     "dependency_redis_is_replica",
     "gauge",
     "1 if INFO reports role:slave, 0 if master.",
     _DEP,
     REDIS,
 )
-DEPENDENCY_REDIS_LOADING = MetricSpec(
+DEPENDENCY_REDIS_LOADING = _exported(
     "dependency_redis_loading",
     "gauge",
     "1 while the server loads its dataset from disk (it refuses most commands then).",
     _DEP,
     REDIS,
 )
-DEPENDENCY_REDIS_CONNECTED_CLIENTS = MetricSpec(
+DEPENDENCY_REDIS_CONNECTED_CLIENTS = _exported(
     "dependency_redis_connected_clients", "gauge", "Connected clients.", _DEP, REDIS
 )
-DEPENDENCY_REDIS_MAX_CLIENTS = MetricSpec(
+DEPENDENCY_REDIS_MAX_CLIENTS = _exported(
     "dependency_redis_max_clients", "gauge", "The maxclients setting.", _DEP, REDIS
 )
-DEPENDENCY_REDIS_MEMORY_USED = MetricSpec(
+DEPENDENCY_REDIS_MEMORY_USED = _exported(
     "dependency_redis_memory_used_bytes", "gauge", "Memory used (used_memory).", _DEP, REDIS
 )
-DEPENDENCY_REDIS_MEMORY_MAX = MetricSpec(
+DEPENDENCY_REDIS_MEMORY_MAX = _exported(
     "dependency_redis_memory_max_bytes",
     "gauge",
     "The maxmemory setting (0 means no limit).",
     _DEP,
     REDIS,
 )
-DEPENDENCY_REDIS_KEYSPACE_HITS = MetricSpec(
+DEPENDENCY_REDIS_KEYSPACE_HITS = _exported(
     "dependency_redis_keyspace_hits_total",
     "counter",
     "Successful key lookups since the server started.",
     _DEP,
     REDIS,
 )
-DEPENDENCY_REDIS_KEYSPACE_MISSES = MetricSpec(
+DEPENDENCY_REDIS_KEYSPACE_MISSES = _exported(
     "dependency_redis_keyspace_misses_total",
     "counter",
     "Failed key lookups since the server started.",
@@ -222,7 +231,7 @@ DEPENDENCY_REDIS_KEYSPACE_MISSES = MetricSpec(
 )
 
 NEO4J = "Neo4j details (kind neo4j)"
-DEPENDENCY_NEO4J_QUERY_DURATION = MetricSpec(
+DEPENDENCY_NEO4J_QUERY_DURATION = _exported(
     "dependency_neo4j_query_duration_seconds",
     "gauge",
     "Round trip of the Cypher query RETURN 1 over the HTTP API.",
@@ -231,10 +240,10 @@ DEPENDENCY_NEO4J_QUERY_DURATION = MetricSpec(
 )
 
 QDRANT = "Qdrant details (kind qdrant)"
-DEPENDENCY_QDRANT_READY = MetricSpec(
+DEPENDENCY_QDRANT_READY = _exported(
     "dependency_qdrant_ready", "gauge", "1 if /readyz answers 200 (shards ready).", _DEP, QDRANT
 )
-DEPENDENCY_QDRANT_COLLECTIONS = MetricSpec(
+DEPENDENCY_QDRANT_COLLECTIONS = _exported(
     "dependency_qdrant_collections",
     "gauge",
     "Number of collections (only with an API key).",
@@ -244,53 +253,53 @@ DEPENDENCY_QDRANT_COLLECTIONS = MetricSpec(
 
 ELASTICSEARCH = "Elasticsearch details (kind elasticsearch)"
 ELASTICSEARCH_STATUS_VALUES = {"green": 0, "yellow": 1, "red": 2}
-DEPENDENCY_ELASTICSEARCH_STATUS = MetricSpec(
+DEPENDENCY_ELASTICSEARCH_STATUS = _exported(
     "dependency_elasticsearch_cluster_status",
     "gauge",
     "Cluster health from /_cluster/health: 0 green, 1 yellow, 2 red.",
     _DEP,
     ELASTICSEARCH,
 )
-DEPENDENCY_ELASTICSEARCH_UNASSIGNED_SHARDS = MetricSpec(
+DEPENDENCY_ELASTICSEARCH_UNASSIGNED_SHARDS = _exported(
     "dependency_elasticsearch_unassigned_shards", "gauge", "Unassigned shards.", _DEP, ELASTICSEARCH
 )
-DEPENDENCY_ELASTICSEARCH_NODES = MetricSpec(
+DEPENDENCY_ELASTICSEARCH_NODES = _exported(
     "dependency_elasticsearch_nodes", "gauge", "Nodes in the cluster.", _DEP, ELASTICSEARCH
 )
 
 HTTP = "HTTP details (kind http, presets openai and supabase)"
-DEPENDENCY_HTTP_STATUS_CODE = MetricSpec(
+DEPENDENCY_HTTP_STATUS_CODE = _exported(
     "dependency_http_status_code", "gauge", "HTTP status code of the last response.", _DEP, HTTP
 )
-DEPENDENCY_HTTP_TLS_EXPIRY = MetricSpec(
+DEPENDENCY_HTTP_TLS_EXPIRY = _exported(
     "dependency_http_tls_cert_expiry_timestamp_seconds",
     "gauge",
     "Unix time at which the server's TLS certificate expires.",
     _DEP,
     HTTP,
 )
-DEPENDENCY_HTTP_RATELIMIT_REMAINING_REQUESTS = MetricSpec(
+DEPENDENCY_HTTP_RATELIMIT_REMAINING_REQUESTS = _exported(
     "dependency_http_ratelimit_remaining_requests",
     "gauge",
     "x-ratelimit-remaining-requests header of the last response (OpenAI).",
     _DEP,
     HTTP,
 )
-DEPENDENCY_HTTP_RATELIMIT_REMAINING_TOKENS = MetricSpec(
+DEPENDENCY_HTTP_RATELIMIT_REMAINING_TOKENS = _exported(
     "dependency_http_ratelimit_remaining_tokens",
     "gauge",
     "x-ratelimit-remaining-tokens header of the last response (OpenAI).",
     _DEP,
     HTTP,
 )
-DEPENDENCY_HTTP_RATELIMIT_LIMIT_REQUESTS = MetricSpec(
+DEPENDENCY_HTTP_RATELIMIT_LIMIT_REQUESTS = _exported(
     "dependency_http_ratelimit_limit_requests",
     "gauge",
     "x-ratelimit-limit-requests header of the last response (OpenAI).",
     _DEP,
     HTTP,
 )
-DEPENDENCY_HTTP_RATELIMIT_LIMIT_TOKENS = MetricSpec(
+DEPENDENCY_HTTP_RATELIMIT_LIMIT_TOKENS = _exported(
     "dependency_http_ratelimit_limit_tokens",
     "gauge",
     "x-ratelimit-limit-tokens header of the last response (OpenAI).",
@@ -304,28 +313,28 @@ HTTP_ROUTE = "http_route"
 HTTP_RESPONSE_STATUS_CODE = "http_response_status_code"
 UNMATCHED_ROUTE = "unmatched"
 SERVICE = "Service instrumentation (instrument_app)"
-HTTP_SERVER_REQUEST_DURATION = MetricSpec(
+HTTP_SERVER_REQUEST_DURATION = _exported(
     "http_server_request_duration_seconds",
     "histogram",
     "Duration of HTTP server requests.",
     (HTTP_REQUEST_METHOD, HTTP_ROUTE, HTTP_RESPONSE_STATUS_CODE),
     SERVICE,
 )
-HTTP_SERVER_ACTIVE_REQUESTS = MetricSpec(
+HTTP_SERVER_ACTIVE_REQUESTS = _exported(
     "http_server_active_requests",
     "gauge",
     "HTTP server requests in flight.",
     (HTTP_REQUEST_METHOD,),
     SERVICE,
 )
-HTTP_SERVER_REQUEST_BODY_SIZE = MetricSpec(
+HTTP_SERVER_REQUEST_BODY_SIZE = _exported(
     "http_server_request_body_size_bytes",
     "histogram",
     "Size of HTTP server request bodies.",
     (HTTP_REQUEST_METHOD, HTTP_ROUTE),
     SERVICE,
 )
-HTTP_SERVER_RESPONSE_BODY_SIZE = MetricSpec(
+HTTP_SERVER_RESPONSE_BODY_SIZE = _exported(
     "http_server_response_body_size_bytes",
     "histogram",
     "Size of HTTP server response bodies.",
@@ -340,37 +349,37 @@ TENANT = "tenant"
 QUERY = "query"
 OTHER_TENANT = "other"  # label value of every tenant beyond the cardinality cap
 BUSINESS = "Business KPIs (services and the KPI exporter)"
-AI_QUERIES = MetricSpec(
+AI_QUERIES = _exported(
     "ai_queries_total", "counter", "AI queries answered, by agent type.", (AGENT_TYPE,), BUSINESS
 )
-AI_QUERY_FAILURES = MetricSpec(
+AI_QUERY_FAILURES = _exported(
     "ai_query_failures_total",
     "counter",
     "AI queries that failed, by agent type.",
     (AGENT_TYPE,),
     BUSINESS,
 )
-AI_QUERY_DURATION = MetricSpec(
+AI_QUERY_DURATION = _exported(
     "ai_query_duration_seconds",
     "histogram",
     "Duration of AI queries, by agent type.",
     (AGENT_TYPE,),
     BUSINESS,
 )
-CODE_REVIEWS = MetricSpec(
+CODE_REVIEWS = _exported(
     "code_reviews_total", "counter", "Code reviews completed, by result.", (RESULT,), BUSINESS
 )
-ACTIVE_USERS = MetricSpec(
+ACTIVE_USERS = _exported(
     "active_users", "gauge", "Users active in the last 5 minutes.", (), BUSINESS
 )
-TENANT_REQUESTS = MetricSpec(
+TENANT_REQUESTS = _exported(
     "tenant_requests_total",
     "counter",
     'Requests per tenant; tenants beyond the label cap are counted as tenant="other".',
     (TENANT,),
     BUSINESS,
 )
-TENANT_LABEL_CAP = MetricSpec(
+TENANT_LABEL_CAP = _exported(
     "tenant_label_cap",
     "gauge",
     "Most tenants that keep their own tenant label value; the rest are counted as other.",
@@ -379,24 +388,24 @@ TENANT_LABEL_CAP = MetricSpec(
 )
 
 KPI = "KPI query exporter (obsstack kpis)"
-KPI_QUERY_SUCCESS = MetricSpec(
+KPI_QUERY_SUCCESS = _exported(
     "kpi_query_success", "gauge", "1 if the last run of the KPI query succeeded.", (QUERY,), KPI
 )
-KPI_QUERY_DURATION = MetricSpec(
+KPI_QUERY_DURATION = _exported(
     "kpi_query_duration_seconds",
     "gauge",
     "Duration of the last run of the KPI query.",
     (QUERY,),
     KPI,
 )
-KPI_LAST_SUCCESS = MetricSpec(
+KPI_LAST_SUCCESS = _exported(
     "kpi_last_success_timestamp_seconds",
     "gauge",
     "Unix time of the last successful run of the KPI query.",
     (QUERY,),
     KPI,
 )
-KPI_LABEL_CAP = MetricSpec(
+KPI_LABEL_CAP = _exported(
     "kpi_label_cap",
     "gauge",
     "Most label sets the KPI query keeps; the rest are summed into one set of label values other.",
@@ -410,66 +419,66 @@ KPI_LABEL_CAP = MetricSpec(
 PLAN = "plan"
 ENTITY = "entity"
 PLATFORM = "Platform KPIs from the database (obsstack kpis, exporters/obsstack/kpis/platform.yaml)"
-PLATFORM_AI_QUERIES = MetricSpec(
+PLATFORM_AI_QUERIES = _exported(
     "platform_ai_queries_total",
     "counter",
     "AI queries recorded by the platform, by agent type.",
     (AGENT_TYPE,),
     PLATFORM,
 )
-PLATFORM_AI_QUERY_FAILURES = MetricSpec(
+PLATFORM_AI_QUERY_FAILURES = _exported(
     "platform_ai_query_failures_total",
     "counter",
     "AI queries recorded as failed by the platform, by agent type.",
     (AGENT_TYPE,),
     PLATFORM,
 )
-PLATFORM_CODE_REVIEWS = MetricSpec(
+PLATFORM_CODE_REVIEWS = _exported(
     "platform_code_reviews_total",
     "counter",
     "Code reviews recorded by the platform, by result.",
     (RESULT,),
     PLATFORM,
 )
-PLATFORM_ACTIVE_USERS = MetricSpec(
+PLATFORM_ACTIVE_USERS = _exported(
     "platform_active_users",
     "gauge",
     "Distinct users with activity in the last 5 minutes, across every instance.",
     (),
     PLATFORM,
 )
-PLATFORM_TENANTS = MetricSpec(
+PLATFORM_TENANTS = _exported(
     "platform_tenants", "gauge", "Tenants, by subscription plan.", (PLAN,), PLATFORM
 )
-PLATFORM_BACKUP_LAST_SUCCESS = MetricSpec(
+PLATFORM_BACKUP_LAST_SUCCESS = _exported(
     "platform_backup_last_success_timestamp_seconds",
     "gauge",
     "Unix time at which the last successful backup finished (age: time() - value).",
     (),
     PLATFORM,
 )
-PLATFORM_GRAPH_SYNC_DRIFT = MetricSpec(
+PLATFORM_GRAPH_SYNC_DRIFT = _exported(
     "platform_graph_sync_drift",
     "gauge",
     "PostgreSQL rows minus Neo4j graph nodes, per entity (0 when in sync).",
     (ENTITY,),
     PLATFORM,
 )
-PLATFORM_LOGIN_FAILURES = MetricSpec(
+PLATFORM_LOGIN_FAILURES = _exported(
     "platform_login_failures_total",
     "counter",
     "Failed logins recorded by the platform.",
     (),
     PLATFORM,
 )
-PLATFORM_ACCOUNT_LOCKOUTS = MetricSpec(
+PLATFORM_ACCOUNT_LOCKOUTS = _exported(
     "platform_account_lockouts_total",
     "counter",
     "Accounts locked after repeated failed logins.",
     (),
     PLATFORM,
 )
-PLATFORM_RATE_LIMIT_REJECTIONS = MetricSpec(
+PLATFORM_RATE_LIMIT_REJECTIONS = _exported(
     "platform_rate_limit_rejections_total",
     "counter",
     "Requests rejected by the rate limiter, by tenant (capped, the rest as other).",
@@ -546,8 +555,8 @@ VOLATILE_FSTYPES = "tmpfs|ramfs|overlay|squashfs"
 
 
 def all_metrics() -> list[MetricSpec]:
-    """Every metric spec of this module, in definition order."""
-    return [value for value in globals().values() if isinstance(value, MetricSpec)]
+    """Every metric obsstack exports, in definition order."""
+    return list(_EXPORTED)
 
 
 # -- metrics read from the stack's components (not exported by obsstack) -------------------------
