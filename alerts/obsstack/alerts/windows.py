@@ -9,12 +9,12 @@ error budget each window burns before it fires (``budget share x period / long w
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from obsstack.alerts.model import TIER_NAMES, AlertTier, AlertWindow, number_text
+from obsstack.core.root import packaged
 from obsstack.core.spec import YEAR, Section, format_duration, open_document, parse_duration
 
-BUILTIN_PATH = Path(__file__).with_name("windows.yaml")
+BUILTIN_PATH = packaged("obsstack.alerts", "windows.yaml")
 DEFAULT_TABLE = "sre-workbook"
 VERSION = "obsstack/v1"
 

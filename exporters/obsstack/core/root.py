@@ -6,12 +6,17 @@ those files (``generate``, ``up``, ``down``, ``dashboards push``) take it from `
 from ``OBSSTACK_ROOT``, else from the nearest directory at or above the working directory that
 holds the marker ``compose/docker-compose.yml``. Nothing is guessed from where the code is
 installed: a wheel in site-packages has no such directory.
+
+The data files that ship with the code (the KPI exporter's ``platform.yaml``, the alert window
+tables) are the other way round: :func:`packaged` finds them through ``importlib.resources``,
+wherever the package is installed.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+from importlib import resources
 from pathlib import Path
 
 from obsstack.core.spec import ConfigError
@@ -49,3 +54,11 @@ def add_root_argument(parser: argparse.ArgumentParser) -> None:
         help=f"the obsstack directory (default: ${ENVIRONMENT}, else the nearest directory "
         f"at or above this one holding {MARKER})",
     )
+
+
+def packaged(package: str, name: str) -> Path:
+    """The data file ``name`` shipped inside ``package``, as a path on disk."""
+    resource = resources.files(package).joinpath(name)
+    if not isinstance(resource, Path):
+        raise RuntimeError(f"{package} is not installed as files: {name} has no path")
+    return resource

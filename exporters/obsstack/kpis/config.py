@@ -8,12 +8,13 @@ from pathlib import Path
 
 from obsstack.core import naming
 from obsstack.core.postgres_connection import Connection, read_connection
+from obsstack.core.root import packaged
 from obsstack.core.server_config import Auth, read_server
 from obsstack.core.spec import Secrets, Section, open_document
 
 VERSION = "obsstack/v1"
 DEFAULT_LISTEN = "127.0.0.1:9411"
-SHIPPED = Path(__file__).with_name("platform.yaml")
+SHIPPED = packaged("obsstack.kpis", "platform.yaml")
 TYPES = ("gauge", "counter")
 DEFAULT_MAX_ROWS = 10_000
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
