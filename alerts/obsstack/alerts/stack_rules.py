@@ -115,7 +115,7 @@ ALERTS = (
         TICKET,
         "The exporter stopped probing a failing dependency",
         "The circuit breaker for {dependency} ({kind}) has been open for 5 minutes: the exporter "
-        "reports it down without probing, and tries again after its cool-down.",
+        "reports it down and tries one trial probe a scrape (or a cool-down apart).",
         DEPENDENCIES_DASHBOARD,
     ),
     StackAlert(

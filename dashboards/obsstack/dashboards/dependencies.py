@@ -35,7 +35,6 @@ UP_MAP = value_map({0: ("Down", "red"), 1: ("Up", "green")})
 CIRCUIT_MAP = value_map(
     {
         n.CIRCUIT_CLOSED: ("Closed", "green"),
-        n.CIRCUIT_HALF_OPEN: ("Half-open", "orange"),
         n.CIRCUIT_OPEN: ("Open", "red"),
     }
 )
