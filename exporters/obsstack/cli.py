@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from obsstack import generate
 from obsstack.core import __version__
 from obsstack.core.spec import ConfigError
-from obsstack.dashboards import push as dashboards_push
+from obsstack.dashboards import commands as dashboards_commands
 from obsstack.demo import commands as demo_commands
 from obsstack.inbox import commands as inbox_commands
 from obsstack.kpis import commands as kpis_commands
@@ -27,7 +27,7 @@ COMMAND_MODULES = [
     generate,
     kpis_commands,
     demo_commands,
-    dashboards_push,
+    dashboards_commands,
     inbox_commands,
     stack_commands,
 ]

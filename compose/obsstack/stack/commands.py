@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from obsstack.core.root import add_root_argument, find_root
 from obsstack.core.spec import ConfigError
+from obsstack.stack import STATE_DIR
 
 if TYPE_CHECKING:
     from obsstack.stack.runner import Options
@@ -65,8 +66,6 @@ def _port(text: str) -> tuple[str, int]:
 
 
 def _runner_arguments(parser: argparse.ArgumentParser) -> None:
-    from obsstack.stack.runner import STATE_DIR
-
     add_root_argument(parser)
     parser.add_argument(
         "--state-dir",

@@ -38,7 +38,7 @@ from obsstack.alerts.model import SLOSpec
 from obsstack.core.artifacts import HEADER, write_atomic
 from obsstack.core.root import SLO_SPEC
 from obsstack.core.secret_files import SecretFileProblem, read_secret
-from obsstack.stack import configs
+from obsstack.stack import STATE_DIR, configs
 from obsstack.stack.alerting import Alerting, load_alerting
 from obsstack.stack.generate import dependency_names
 from obsstack.stack.native_exporters import (
@@ -54,7 +54,6 @@ from obsstack.stack.topology import COMPONENTS, Topology
 OBSSTACK = [sys.executable, "-m", "obsstack.cli"]
 # Where things are in the obsstack directory (see obsstack.core.root).
 NATIVE_EXPORTER_CONFIG = Path("exporters") / "config" / "exporter.yaml"
-STATE_DIR = Path(".obsstack")
 # Optional components: the binary names tried, in order.
 OPTIONAL_BINARIES = {
     "loki": ("loki",),

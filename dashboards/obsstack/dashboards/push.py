@@ -23,55 +23,17 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from obsstack.core.root import add_root_argument, find_root
+from obsstack.core.root import find_root
 from obsstack.core.secret_files import SecretFileProblem, read_secret
 from obsstack.core.spec import ConfigError, Secrets
-from obsstack.dashboards.conventions import TAG
+from obsstack.dashboards.commands import DEFAULT_FOLDER, GENERATED
 
-GENERATED = Path("dashboards") / "generated"  # in the obsstack directory
-DEFAULT_FOLDER = TAG
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")
 _STATUS_TEXT = {401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 412: "Precondition Failed"}
 
 
 class PushError(Exception):
     """An upload failed; the message is one line, free of the token."""
-
-
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser(
-        "dashboards",
-        help="work with the generated Grafana dashboards",
-        description="Work with the generated Grafana dashboards (dashboards/generated).",
-    )
-    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
-    push = actions.add_parser(
-        "push",
-        help="upload the generated dashboards through Grafana's HTTP API",
-        description="Upload every generated dashboard with POST /api/dashboards/db (overwrite, "
-        "by uid) into a folder, for a Grafana that is not provisioned from files.",
-    )
-    push.add_argument(
-        "--grafana-url", required=True, help="Grafana base URL, e.g. https://grafana:3000"
-    )
-    push.add_argument(
-        "--token-file",
-        type=Path,
-        required=True,
-        help="file holding a service account token with the Editor role",
-    )
-    push.add_argument(
-        "--folder", default=DEFAULT_FOLDER, help=f"folder title (default: {DEFAULT_FOLDER})"
-    )
-    push.add_argument(
-        "--dashboards-dir",
-        type=Path,
-        default=None,
-        help=f"directory of dashboard JSON files (default: {GENERATED} in the obsstack directory)",
-    )
-    add_root_argument(push)
-    push.add_argument("--timeout", type=float, default=10.0, help="seconds per request")
-    push.set_defaults(run=run_push)
 
 
 def run_push(args: argparse.Namespace) -> int:

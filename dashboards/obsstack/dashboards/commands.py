@@ -1,0 +1,57 @@
+"""``obsstack dashboards``: the commands that work with the generated Grafana dashboards.
+
+What a command runs (the HTTP client of ``push``) is imported when it runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from obsstack.core.root import add_root_argument
+from obsstack.dashboards.conventions import TAG
+
+GENERATED = Path("dashboards") / "generated"  # in the obsstack directory
+DEFAULT_FOLDER = TAG
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "dashboards",
+        help="work with the generated Grafana dashboards",
+        description="Work with the generated Grafana dashboards (dashboards/generated).",
+    )
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    push = actions.add_parser(
+        "push",
+        help="upload the generated dashboards through Grafana's HTTP API",
+        description="Upload every generated dashboard with POST /api/dashboards/db (overwrite, "
+        "by uid) into a folder, for a Grafana that is not provisioned from files.",
+    )
+    push.add_argument(
+        "--grafana-url", required=True, help="Grafana base URL, e.g. https://grafana:3000"
+    )
+    push.add_argument(
+        "--token-file",
+        type=Path,
+        required=True,
+        help="file holding a service account token with the Editor role",
+    )
+    push.add_argument(
+        "--folder", default=DEFAULT_FOLDER, help=f"folder title (default: {DEFAULT_FOLDER})"
+    )
+    push.add_argument(
+        "--dashboards-dir",
+        type=Path,
+        default=None,
+        help=f"directory of dashboard JSON files (default: {GENERATED} in the obsstack directory)",
+    )
+    add_root_argument(push)
+    push.add_argument("--timeout", type=float, default=10.0, help="seconds per request")
+    push.set_defaults(run=_run_push)
+
+
+def _run_push(args: argparse.Namespace) -> int:
+    from obsstack.dashboards.push import run_push
+
+    return run_push(args)
