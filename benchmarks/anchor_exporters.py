@@ -57,6 +57,7 @@ class Target:
     url: str
     pid: int
     up_sample: re.Pattern[str]
+    instance: str = ""  # tells apart two sets of exporters scraped at different intervals
 
     def up_value(self, body: str) -> float | None:
         found = self.up_sample.search(body)
@@ -85,7 +86,7 @@ class Exporters:
         wait_until(http_ok(health), 20, name)
         return process
 
-    def obsstack(self, name: str, kind: str, port: int) -> Target:
+    def obsstack(self, name: str, kind: str, port: int, instance: str = "") -> Target:
         """``obsstack serve`` probing one dependency with the shipped defaults."""
         listen = free_port()
         dependency: dict[str, object] = {"name": kind, "kind": kind, "port": port}
@@ -102,11 +103,10 @@ class Exporters:
             [*OBSSTACK, "serve", "--config", str(path)],
             f"http://127.0.0.1:{listen}/health",
         )
-        return Target(
-            "obsstack probe", kind, f"http://127.0.0.1:{listen}/metrics", process.pid, OBSSTACK_UP
-        )
+        url = f"http://127.0.0.1:{listen}/metrics"
+        return Target("obsstack probe", kind, url, process.pid, OBSSTACK_UP, instance)
 
-    def postgres_exporter(self, name: str, port: int) -> Target:
+    def postgres_exporter(self, name: str, port: int, instance: str = "") -> Target:
         listen = free_port()
         dsn = f"postgresql://postgres@127.0.0.1:{port}/postgres?sslmode=disable"
         process = self._start(
@@ -115,15 +115,10 @@ class Exporters:
             f"http://127.0.0.1:{listen}/",
             env={"DATA_SOURCE_NAME": dsn},
         )
-        return Target(
-            "postgres_exporter",
-            "postgres",
-            f"http://127.0.0.1:{listen}/metrics",
-            process.pid,
-            PG_UP,
-        )
+        url = f"http://127.0.0.1:{listen}/metrics"
+        return Target("postgres_exporter", "postgres", url, process.pid, PG_UP, instance)
 
-    def redis_exporter(self, name: str, port: int) -> Target:
+    def redis_exporter(self, name: str, port: int, instance: str = "") -> Target:
         listen = free_port()
         process = self._start(
             name,
@@ -134,11 +129,10 @@ class Exporters:
             ],
             f"http://127.0.0.1:{listen}/",
         )
-        return Target(
-            "redis_exporter", "redis", f"http://127.0.0.1:{listen}/metrics", process.pid, REDIS_UP
-        )
+        url = f"http://127.0.0.1:{listen}/metrics"
+        return Target("redis_exporter", "redis", url, process.pid, REDIS_UP, instance)
 
-    def blackbox(self, dependency: str, port: int) -> Target:
+    def blackbox(self, dependency: str, port: int, instance: str = "") -> Target:
         """A target of the one blackbox_exporter: tcp_connect for PostgreSQL, PING for Redis."""
         if self._blackbox is None:
             listen = free_port()
@@ -162,6 +156,7 @@ class Exporters:
             f"http://127.0.0.1:{listen}/probe?module={module}&target=127.0.0.1:{port}",
             process.pid,
             PROBE_SUCCESS,
+            instance,
         )
 
     def close(self) -> None:

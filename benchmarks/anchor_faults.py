@@ -50,8 +50,8 @@ class Poller:
     """Scrapes ``target`` every ``interval`` seconds from ``start()`` until told to stop.
 
     With ``until_up``, once ``resumed`` is set it scrapes at once (an idle poller does not wait
-    for its next slot) and stops at the first scrape ending after the resume that says up, or
-    ``give_up`` seconds after the resume.
+    for its next slot), or ``phase`` seconds after the resume if given, and stops at the first
+    scrape ending after the resume that says up, or ``give_up`` seconds after the resume.
     """
 
     target: Target
@@ -60,6 +60,7 @@ class Poller:
     timeout: float = 5.0
     interval: float = 1.0
     give_up: float = 60.0
+    phase: float | None = None
     scrapes: list[Scrape] = field(default_factory=list)
     resumed_at: float | None = None
 
@@ -79,9 +80,9 @@ class Poller:
         with client:
             while True:
                 now = time.monotonic()
-                if self.resumed.is_set() and not kicked:
+                if self.resumed.is_set() and not kicked and self.resumed_at is not None:
                     kicked = True
-                    next_at = now
+                    next_at = now if self.phase is None else self.resumed_at + self.phase
                 if self.resumed_at is not None:
                     if not self.until_up or now - self.resumed_at > self.give_up:
                         return
@@ -103,10 +104,19 @@ class Poller:
                 return one.end - self.resumed_at
         return None
 
-    def during_fault(self, fault_started: float) -> list[Scrape]:
-        """The scrapes that started and ended while the dependency was down."""
-        end = self.resumed_at if self.resumed_at is not None else float("inf")
-        return [s for s in self.scrapes if s.start >= fault_started and s.end < end]
+    def scrapes_to_up(self) -> int | None:
+        """How many scrapes answered after the resume, up to the first that said up."""
+        if self.resumed_at is None:
+            return None
+        after = [s for s in self.scrapes if s.end > self.resumed_at]
+        for count, one in enumerate(after, start=1):
+            if one.up == 1.0:
+                return count
+        return None
+
+    def during_fault(self, started: float, ended: float) -> list[Scrape]:
+        """The scrapes that started and ended between ``started`` and ``ended``."""
+        return [s for s in self.scrapes if s.start >= started and s.end < ended]
 
 
 def describe_answers(scrapes: list[Scrape]) -> str:
@@ -137,13 +147,11 @@ def recovery_text(recoveries: list[float | None], give_up: float) -> str:
     return text + (f", {missed} runs > {give_up:g} s" if missed else "")
 
 
-def scrapes_until_up(recoveries: list[float | None], interval: float) -> str:
-    """At a scrape ``interval``, how many scrapes after the recovery until one says up.
-
-    The scrape phase is uniform, so the first scrape after the recovery says up with
-    probability 1 - t/interval: on average 1 + t/interval scrapes (t: the median recovery).
-    """
-    seen = [r for r in recoveries if r is not None]
+def count_text(counts: list[int | None]) -> str:
+    """Median (max) of the scrapes until up over the runs; "-" if never up."""
+    seen = [c for c in counts if c is not None]
     if not seen:
         return "-"
-    return f"{1 + statistics.median(seen) / interval:.1f}"
+    missed = len(counts) - len(seen)
+    text = f"{statistics.median(seen):g} ({max(seen)})"
+    return text + (f", {missed} runs never" if missed else "")

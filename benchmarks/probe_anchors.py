@@ -16,6 +16,12 @@ Prometheus does with ``X-Prometheus-Scrape-Timeout-Seconds: 5``, while PostgreSQ
 hung (SIGSTOP of every process) and second instances of each exporter point at the blackhole;
 after SIGCONT each is polled until it says up again. The hang lasts a different time in each
 run (``--hang``), so that the resume falls at different points of a circuit breaker's cooldown.
+Then both servers are stopped (``--down`` seconds) and started again on the same ports, and
+each target is polled until it says up.
+
+Once: PostgreSQL's log of what a scrape runs there (:mod:`benchmarks.pg_statements`), a py-spy
+profile of the probe exporter, one scrape per target that nothing cuts short during a hang (the
+exporter's own bound), and the import footprint of ``obsstack serve``.
 
 Run: ``.venv/bin/python -m benchmarks.probe_anchors`` (Markdown on stdout; figures are medians
 over ``--runs``).
@@ -24,27 +30,32 @@ over ``--runs``).
 from __future__ import annotations
 
 import argparse
-import signal
 import statistics
 import subprocess
 import tempfile
-import threading
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
 from benchmarks import process_usage
 from benchmarks.anchor_exporters import SCRAPE_HEADERS, Exporters, Target, versions
-from benchmarks.anchor_faults import (
-    Poller,
-    Scrape,
-    describe_answers,
-    describe_seconds,
-    recovery_text,
-    scrape,
-    scrapes_until_up,
+from benchmarks.anchor_faults import Scrape, scrape
+from benchmarks.anchor_report import (
+    OURS,
+    Healthy,
+    Row,
+    bounds_table,
+    fault_table,
+    healthy_table,
+    restart_table,
+)
+from benchmarks.anchor_scenarios import (
+    FAULT_TIMEOUT,
+    PROMETHEUS_INTERVAL,
+    FaultRun,
+    Servers,
+    fault_run,
+    own_bounds,
 )
 from benchmarks.latency import percentile
 from benchmarks.pg_statements import Audit, audit, audit_table
@@ -53,40 +64,7 @@ from tests.support.doubles import Blackhole
 from tests.support.servers import PrivatePostgres, PrivateRedis
 
 HEALTHY_TIMEOUT = 10.0  # Prometheus' default scrape timeout
-FAULT_TIMEOUT = 5.0
-PROMETHEUS_INTERVAL = 15.0
-ANCHOR = {"postgres": "postgres_exporter", "redis": "redis_exporter"}
-
-
-@dataclass(frozen=True)
-class Healthy:
-    p50: float
-    p99: float
-    exporter_cpu: float  # seconds per scrape
-    server_cpu: float  # seconds per scrape
-    rss: int  # bytes
-
-
-@dataclass
-class Servers:
-    pg: PrivatePostgres
-    redis: PrivateRedis
-
-    def postmaster(self) -> int:
-        return int((self.pg.datadir / "postmaster.pid").read_text().split()[0])
-
-    def redis_pid(self) -> int:
-        assert self.redis.process is not None
-        return self.redis.process.pid
-
-    def server_cpu(self, dependency: str) -> float:
-        if dependency == "postgres":
-            return process_usage.tree_cpu_seconds(self.postmaster())
-        return process_usage.cpu_seconds(self.redis_pid())
-
-    def hang(self, sig: signal.Signals) -> None:
-        process_usage.signal_tree(self.postmaster(), sig)
-        process_usage.signal_tree(self.redis_pid(), sig)
+SLOW = "15s"  # the instance label of the exporters scraped every 15 s
 
 
 def healthy(target: Target, servers: Servers, count: int) -> Healthy:
@@ -110,110 +88,6 @@ def healthy(target: Target, servers: Servers, count: int) -> Healthy:
         server_cpu=(server_after - server_before) / count,
         rss=process_usage.rss_bytes(target.pid),
     )
-
-
-@dataclass
-class FaultRun:
-    """One hang (and the blackhole beside it): every target's poller."""
-
-    started: float
-    hung: dict[Target, Poller]
-    holed: dict[Target, Poller]
-
-
-def faults(
-    hung: list[Target], holed: list[Target], servers: Servers, hang_seconds: float, give_up: float
-) -> FaultRun:
-    resumed = threading.Event()
-    hung_pollers = {
-        t: Poller(t, resumed, until_up=True, timeout=FAULT_TIMEOUT, give_up=give_up) for t in hung
-    }
-    hole_pollers = {t: Poller(t, resumed, until_up=False, timeout=FAULT_TIMEOUT) for t in holed}
-    servers.hang(signal.SIGSTOP)
-    started = time.monotonic()
-    try:
-        for poller in (*hung_pollers.values(), *hole_pollers.values()):
-            poller.start()
-        time.sleep(hang_seconds)
-    finally:
-        # Taken before the signals: a scrape answered as they arrive belongs to the recovery.
-        resumed_at = time.monotonic()
-        servers.hang(signal.SIGCONT)
-    for poller in (*hung_pollers.values(), *hole_pollers.values()):
-        poller.resumed_at = resumed_at
-    resumed.set()
-    for poller in (*hung_pollers.values(), *hole_pollers.values()):
-        poller.join()
-    return FaultRun(started, hung_pollers, hole_pollers)
-
-
-def ms(seconds: float) -> str:
-    return f"{seconds * 1000:.1f} ms"
-
-
-def ratio(ours: float, anchor: float) -> str:
-    return f"{ours / anchor:.2f}x" if anchor > 0 else "-"
-
-
-def healthy_table(targets: list[Target], results: dict[Target, list[Healthy]]) -> list[str]:
-    lines = [
-        "| dependency | exporter | scrape p50 | scrape p99 | exporter CPU / scrape "
-        "| server CPU / scrape | RSS |",
-        "|---|---|---:|---:|---:|---:|---:|",
-    ]
-    medians: dict[tuple[str, str], Healthy] = {}
-    for target in targets:
-        runs = results[target]
-        m = Healthy(
-            statistics.median(r.p50 for r in runs),
-            statistics.median(r.p99 for r in runs),
-            statistics.median(r.exporter_cpu for r in runs),
-            statistics.median(r.server_cpu for r in runs),
-            int(statistics.median(r.rss for r in runs)),
-        )
-        medians[(target.dependency, target.exporter)] = m
-        lines.append(
-            f"| {target.dependency} | {target.exporter} | {ms(m.p50)} | {ms(m.p99)} "
-            f"| {ms(m.exporter_cpu)} | {ms(m.server_cpu)} | {m.rss / 2**20:.1f} MiB |"
-        )
-    for dependency, anchor in ANCHOR.items():
-        ours, theirs = (
-            medians.get((dependency, "obsstack probe")),
-            medians.get((dependency, anchor)),
-        )
-        if ours is None or theirs is None:
-            continue
-        lines.append(
-            f"| {dependency} | **obsstack / {anchor}** | {ratio(ours.p50, theirs.p50)} "
-            f"| {ratio(ours.p99, theirs.p99)} | {ratio(ours.exporter_cpu, theirs.exporter_cpu)} "
-            f"| {ratio(ours.server_cpu, theirs.server_cpu)} | {ratio(ours.rss, theirs.rss)} |"
-        )
-    return lines
-
-
-def fault_table(runs: list[FaultRun], give_up: float) -> list[str]:
-    lines = [
-        "| dependency | exporter | hung: scrape time, median (max) | hung: says "
-        "| blackholed: scrape time, median (max) | blackholed: says "
-        "| up again after SIGCONT, median (range) "
-        f"| scrapes until up at a {PROMETHEUS_INTERVAL:g} s interval |",
-        "|---|---|---:|---|---:|---|---:|---:|",
-    ]
-    holed = {(t.dependency, t.exporter): t for t in runs[0].holed}
-    for target in runs[0].hung:
-        hung = [s for run in runs for s in run.hung[target].during_fault(run.started)]
-        recoveries = [run.hung[target].recovery() for run in runs]
-        hole_target = holed.get((target.dependency, target.exporter))
-        hole: list[Scrape] = []
-        if hole_target is not None:
-            hole = [s for run in runs for s in run.holed[hole_target].during_fault(run.started)]
-        lines.append(
-            f"| {target.dependency} | {target.exporter} | {describe_seconds(hung)} "
-            f"| {describe_answers(hung)} | {describe_seconds(hole)} | {describe_answers(hole)} "
-            f"| {recovery_text(recoveries, give_up)} "
-            f"| {scrapes_until_up(recoveries, PROMETHEUS_INTERVAL)} |"
-        )
-    return lines
 
 
 def obsstack_settings(config_path: Path) -> str:
@@ -251,8 +125,14 @@ def main(argv: list[str] | None = None) -> int:
         default="12,19,26,33,40",
         help="seconds each run's dependencies stay hung (comma-separated, used in turn)",
     )
+    parser.add_argument("--down", type=float, default=5.0, help="seconds stopped before a restart")
     parser.add_argument("--give-up", type=float, default=60.0, help="longest wait for up again")
-    parser.add_argument("--no-profile", action="store_true", help="skip the py-spy profile")
+    parser.add_argument(
+        "--bound", type=float, default=20.0, help="seconds of the hang with one uncut scrape"
+    )
+    parser.add_argument(
+        "--profile-scrapes", type=int, default=1000, help="scrapes profiled (0: no profile)"
+    )
     args = parser.parse_args(argv)
     hangs = [float(x) for x in args.hang.split(",")]
 
@@ -279,8 +159,18 @@ def main(argv: list[str] | None = None) -> int:
             exporters.redis_exporter("redis-exporter-hole", hole.port),
             exporters.blackbox("redis", hole.port),
         ]
+        # The same exporters again, scraped every 15 s during the faults (as Prometheus would).
+        slow = [
+            exporters.obsstack("obsstack-postgres-15s", "postgres", pg, SLOW),
+            exporters.postgres_exporter("postgres-exporter-15s", pg, SLOW),
+            exporters.blackbox("postgres", pg, SLOW),
+            exporters.obsstack("obsstack-redis-15s", "redis", redis, SLOW),
+            exporters.redis_exporter("redis-exporter-15s", redis, SLOW),
+            exporters.blackbox("redis", redis, SLOW),
+        ]
         results: dict[Target, list[Healthy]] = {t: [] for t in targets}
-        fault_runs: list[FaultRun] = []
+        hung: list[FaultRun] = []
+        restarted: list[FaultRun] = []
         profiles: list[str] = []
         audits: dict[Target, Audit] = {}
         for run in range(args.runs):
@@ -288,15 +178,24 @@ def main(argv: list[str] | None = None) -> int:
                 results[target].append(healthy(target, servers, args.scrapes))
             if run == 0:
                 audits = audit([t for t in targets if t.dependency == "postgres"], servers.pg)
-            if run == 0 and not args.no_profile:
+            if run == 0 and args.profile_scrapes:
                 profiles = [
-                    profile_scrapes(t, args.scrapes, workdir)
+                    profile_scrapes(t, args.profile_scrapes, workdir)
                     for t in targets
-                    if t.exporter == "obsstack probe"
+                    if t.exporter == OURS
                 ]
-            fault_runs.append(
-                faults(targets, holed, servers, hangs[run % len(hangs)], args.give_up)
+            seconds = hangs[run % len(hangs)]
+            # Where in its 15 s cycle the first scrape after the fault comes, spread over runs.
+            phased = (slow, PROMETHEUS_INTERVAL, PROMETHEUS_INTERVAL * (run + 0.5) / args.runs)
+            hung.append(
+                fault_run(
+                    targets, holed, servers.hang, servers.resume, seconds, args.give_up, phased
+                )
             )
+            restarted.append(
+                fault_run(targets, [], servers.stop, servers.start, args.down, args.give_up, phased)
+            )
+        bounds = own_bounds(targets + holed, servers, args.bound, args.bound + 5)
         settings = obsstack_settings(workdir / "obsstack-postgres.yaml")
         footprint = import_footprint(workdir / "obsstack-postgres.yaml", workdir)
     finally:
@@ -305,29 +204,44 @@ def main(argv: list[str] | None = None) -> int:
         servers.redis.stop()
         servers.pg.destroy()
 
-    print(f"machine: {machine}\n")
-    print("versions: " + ", ".join(f"{k} {v}" for k, v in versions().items()), end="")
-    print(f" (checkout {git_revision()}), PostgreSQL 15, Redis 7\n")
-    print(
+    rows = [Row(*three) for three in zip(targets, holed, slow, strict=True)]
+    out = [
+        f"machine: {machine}",
+        "",
+        "versions: "
+        + ", ".join(f"{k} {v}" for k, v in versions().items())
+        + f" (checkout {git_revision()}), PostgreSQL 15, Redis 7",
+        "",
         f"{args.runs} runs; {args.scrapes} healthy scrapes per target and run "
         f"(X-Prometheus-Scrape-Timeout-Seconds: {HEALTHY_TIMEOUT:g}, gzip, keep-alive); "
         f"faults: a scrape every second with a {FAULT_TIMEOUT:g} s timeout, hung for "
-        f"{', '.join(f'{h:g}' for h in hangs[: args.runs])} s\n"
-    )
-    print(f"obsstack probe: {settings}\n")
-    print("\n".join(healthy_table(targets, results)))
-    print()
-    print("\n".join(fault_table(fault_runs, args.give_up)))
-    print()
-    print("\n".join(audit_table(audits)))
+        f"{', '.join(f'{h:g}' for h in hangs[: args.runs])} s, stopped for {args.down:g} s",
+        "",
+        f"obsstack probe: {settings}",
+        "",
+        *healthy_table(targets, results),
+        "",
+        *fault_table(rows, hung, args.give_up),
+        "",
+        *restart_table(rows, restarted, args.give_up),
+        "",
+        f"One scrape with the {FAULT_TIMEOUT:g} s header that nothing cuts short (a client "
+        f"waiting up to {args.bound + 5:g} s; the hang lasts {args.bound:g} s):",
+        "",
+        *bounds_table(rows, bounds),
+        "",
+        *audit_table(audits),
+    ]
     for text in profiles:
-        print()
-        print(text)
-    print(
-        "\nResident memory of a fresh interpreter importing what the PostgreSQL exporter "
-        "had imported by its first scrape:\n"
-    )
-    print(footprint)
+        out += ["", text]
+    out += [
+        "",
+        "Resident memory of a fresh interpreter importing, in the same order, what the "
+        "PostgreSQL exporter had imported by its first scrape:",
+        "",
+        footprint,
+    ]
+    print("\n".join(out))
     return 0
 
 
