@@ -417,3 +417,32 @@ def test_no_secret_in_any_form_and_no_raw_dependency_text_reaches_any_output(
     for where, text in outputs.items():
         assert reveals(text, secrets.values()) == [], where
         assert leaked_forms(text, secrets.values()) == [], where
+
+
+def test_a_dsn_without_a_password_keeps_postgres_readable(tmp_path: Path) -> None:
+    """The dsn is hidden whole, and cut short only its password: a dsn that starts like every
+    other (``postgresql://postgres@``) does not turn the word ``postgres`` into ``<redacted>``
+    in the exporter's logs and pages. Against the PostgreSQL this machine runs."""
+    port = free_port()
+    dsn = "postgresql://postgres@127.0.0.1:5432/test"
+    config = tmp_path / "exporter.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "version": "obsstack/v1",
+                "server": {"listen": f"127.0.0.1:{port}"},
+                "dependencies": [{"name": "main-db", "kind": "postgres", "dsn": dsn}],
+            }
+        )
+    )
+    process = Process([*OBSSTACK, "serve", "--config", str(config)], tmp_path / "serve.log")
+    try:
+        wait_until(http_ok(f"http://127.0.0.1:{port}/health"), 30, "the exporter to serve")
+        metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+        wait_until(lambda: "dependency up" in process.output(), 10, "the state change log line")
+    finally:
+        process.stop()
+    assert 'dependency_up{dependency="main-db",kind="postgres"} 1.0' in metrics
+    [line] = [json.loads(x) for x in process.output().splitlines() if "dependency up" in x]
+    assert line["kind"] == "postgres"
+    assert dsn not in process.output()

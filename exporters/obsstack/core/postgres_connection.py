@@ -30,7 +30,9 @@ def read_connection(section: Section) -> Connection:
     """``dsn`` (a secret), or ``host``, ``port``, ``database``, ``user`` and ``password``;
     ``sslmode`` with either."""
     sslmode = section.string("sslmode", None, choices=SSL_MODES)
-    dsn = section.secret("dsn")
+    # The dsn is hidden whole; cut short, only its passwords are secrets: its leading part
+    # (postgresql://postgres@) is not, and the word "postgres" stays readable in every text.
+    dsn = section.secret("dsn", fragments=False)
     if dsn is not None:
         # Without sslmode the dsn's own ?sslmode= applies: asyncpg reads it only when ssl=None.
         for key in CONNECTION_KEYS:

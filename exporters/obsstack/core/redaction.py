@@ -112,14 +112,21 @@ def _trie_pattern(words: Iterable[str]) -> str:
 class SecretMatcher:
     """Finds every form of a set of secrets in text, whole or as a leading fragment."""
 
-    def __init__(self, secrets: Iterable[str]) -> None:
-        forms = {form for secret in secrets for form in secret_forms(secret)}
+    def __init__(self, secrets: Iterable[str], whole: Iterable[str] = ()) -> None:
+        """``whole``: secrets found only whole (in any form), such as a connection URI whose
+        leading part (``postgresql://postgres@``) is no secret; its secret parts are added to
+        ``secrets`` on their own."""
+        # Each form, with how many of its leading characters count as the secret.
+        least = {form: fragment_length(len(form)) for s in secrets for form in secret_forms(s)}
+        for secret in whole:
+            least.update({form: len(form) for form in secret_forms(secret) if form not in least})
+        self._least = least
         # Forms by their lower-cased first character: only those are tried at a match.
         self._forms: dict[str, list[str]] = {}
-        for form in forms:
+        for form in least:
             self._forms.setdefault(_lower(form[0]), []).append(form)
         # Searched in lower-cased text: a literal pattern lets the regex engine skip ahead fast.
-        heads = {_lower(form[: fragment_length(len(form))]) for form in forms}
+        heads = {_lower(form[:length]) for form, length in least.items()}
         self._pattern = re.compile(_trie_pattern(heads)) if heads else None
 
     def _span_end(self, text: str, lowered: str, start: int) -> int:
@@ -131,7 +138,7 @@ class SecretMatcher:
                 if not _same(char, expected):
                     break
                 matched += 1
-            if matched >= fragment_length(len(form)):
+            if matched >= self._least[form]:
                 best = max(best, start + matched)
         return best
 

@@ -135,11 +135,14 @@ class Secrets:
 
     def __init__(self) -> None:
         self._values: set[str] = set()
+        self._whole: set[str] = set()  # found only whole: see SecretMatcher
         self._matcher: SecretMatcher | None = None
 
-    def add(self, value: str) -> str:
-        if value and value not in self._values:
-            self._values.add(value)
+    def add(self, value: str, *, fragments: bool = True) -> str:
+        """Remember ``value``; with ``fragments=False`` text is scrubbed of it only whole."""
+        known = self._values if fragments else self._whole
+        if value and value not in known:
+            known.add(value)
             self._matcher = None  # rebuilt on the next scrub
         return value
 
@@ -147,7 +150,7 @@ class Secrets:
         """Replace every known secret, in any of its forms, and any DSN password in ``text``."""
         matcher = self._matcher
         if matcher is None:
-            matcher = self._matcher = SecretMatcher(self._values)
+            matcher = self._matcher = SecretMatcher(self._values, self._whole)
         return scrub_dsn_passwords(matcher.sub(self.PLACEHOLDER, text))
 
 
@@ -423,10 +426,11 @@ class Section:
             raise self.error(key, "must be a mapping of names to strings")
         return {k: self._expand(f"{key}.{k}", str(v)) for k, v in value.items()}
 
-    def secret(self, key: str, *, required: bool = False) -> str | None:
+    def secret(self, key: str, *, required: bool = False, fragments: bool = True) -> str | None:
         """A secret given as ``key`` (usually ``${ENV}``) or read from the file ``key_file``.
 
-        Both forms at once is an error; the value is remembered so it can be scrubbed from text.
+        Both forms at once is an error; the value is remembered so it can be scrubbed from text,
+        whole and, unless ``fragments`` is false, cut short too (see :class:`Secrets`).
         A secret file must be a regular file of at most 64 KiB.
         """
         file_key = f"{key}_file"
@@ -439,25 +443,25 @@ class Section:
                 value = read_secret(self.base_dir / name, name)
             except SecretFileProblem as problem:
                 raise self.error(file_key, problem.reason) from None
-            return self.secrets.add(value)
+            return self.secrets.add(value, fragments=fragments)
         if inline:
             if not isinstance(self.data[key], str):  # never echo what may be the secret itself
                 self._used.add(key)
                 raise self.error(
                     key, "must be a string (quote it, or use ${ENV} or the _file form)"
                 )
-            return self._checked_secret(key, self.string(key))
+            return self._checked_secret(key, self.string(key), fragments)
         self._used.update({key, file_key})
         if required:
             raise self.error(key, f"is required (or {file_key})")
         return None
 
-    def _checked_secret(self, key: str, value: str) -> str:
+    def _checked_secret(self, key: str, value: str, fragments: bool = True) -> str:
         # A control character (say a newline left in an environment variable) would end up in
         # a header and in the driver's error text, escaped, out of reach of scrubbing.
         if any(ord(c) < 32 or ord(c) == 127 for c in value):
             raise self.error(key, "contains a control character (a trailing newline?)")
-        return self.secrets.add(value)
+        return self.secrets.add(value, fragments=fragments)
 
     # -- nested -----------------------------------------------------------------------------
     def section(self, key: str, *, optional: bool = False) -> Section:
