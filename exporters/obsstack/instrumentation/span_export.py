@@ -2,13 +2,13 @@
 (:mod:`span_encoding`), and the SDK's batch processor sends the bytes from its thread.
 
 Written when it ends, a span costs its encoding once (about 10 us, a third of the SDK's
-encoder) on the thread that ended it, spread over the requests, and the queue holds bytes,
-which the garbage collector never scans: the SDK's processor keeps the span objects of a whole
-batch alive, and the collector's full passes over them, and a batch encoded in one go under
-the GIL, were the long pauses of a traced service. Everything else is the SDK's: the
-``OTEL_BSP_*`` settings, endpoint, headers, timeout, compression, retries, the request size
-limit and the exporter's own metrics. An SDK built differently from the one this was written
-against (opentelemetry-sdk and the OTLP exporters 1.45) keeps its own path.
+encoder) on the thread that ended it, spread over the requests; the SDK's processor had its
+thread encode a whole batch in one go (512 spans, about 17 ms under the GIL) while the event
+loop waited, and its queue held the span objects, where it now holds one small tuple a span.
+Everything else is the SDK's: the ``OTEL_BSP_*`` settings, endpoint, headers, timeout,
+compression, retries, the request size limit and the exporter's own metrics. An SDK built
+differently from the one this was written against (opentelemetry-sdk and the OTLP exporters
+1.45) keeps its own path.
 """
 
 from __future__ import annotations
