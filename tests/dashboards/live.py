@@ -124,6 +124,9 @@ def start_platform(stack: LiveStack) -> None:
     traffic = [
         *OBSSTACK, "demo", "traffic", "--target", f"http://127.0.0.1:{port}",
         "--rate", "25", "--seed", "7",
+        # A burst that trips the rate limiter every few seconds, not every 45 s on average:
+        # the rejections panels have data by the time the queries run, however busy the host.
+        "--burst-every", "5s",
     ]  # fmt: skip
     stack.processes.append(Process(traffic, stack.workdir / "traffic.log"))
     kpi_port = free_port()
