@@ -7,7 +7,8 @@ DEBIAN_PACKAGES := prometheus prometheus-alertmanager prometheus-node-exporter d
 NEEDED_BINARIES := prometheus promtool prometheus-alertmanager amtool prometheus-node-exporter \
 	docker-compose openssl
 
-.PHONY: setup run stop test lint services bench-probe bench-slo-rules bench-instrumentation \
+.PHONY: setup run stop test lint services bench-probe bench-probe-anchors bench-kpis bench-slo-rules \
+	bench-instrumentation \
 	bench-heartbeat bench-slo-timing
 
 $(VENV)/.installed: pyproject.toml
@@ -50,6 +51,25 @@ test: setup services lint
 ## bench-probe: probe exporter scrape time and connections (benchmarks/probe_scrape.md)
 bench-probe: setup services
 	$(PY) -m benchmarks.probe_scrape
+
+## bench-probe-anchors: the probe exporter beside Debian's postgres_exporter, redis_exporter and
+## blackbox_exporter on private PostgreSQL and Redis: healthy, hung, blackholed, restarted, ~15 min
+## (benchmarks/probe_anchors.md)
+bench-probe-anchors: setup
+	@command -v prometheus-postgres-exporter >/dev/null && command -v prometheus-redis-exporter >/dev/null \
+	  && command -v prometheus-blackbox-exporter >/dev/null || (apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+	  prometheus-postgres-exporter prometheus-redis-exporter prometheus-blackbox-exporter)
+	$(BIN)/pip install --quiet -e '.[bench]'
+	$(PY) -m benchmarks.probe_anchors
+
+## bench-kpis: KPI exporter scrape cost and memory over a million-row demo database, beside
+## postgres_exporter running the same queries (benchmarks/kpi_scrape.md)
+bench-kpis: setup
+	@command -v prometheus-postgres-exporter >/dev/null || (apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+	  prometheus-postgres-exporter)
+	$(PY) -m benchmarks.kpi_scrape
 
 ## bench-instrumentation: instrument_app against the bare app and its peers, with wrk
 ## (benchmarks/instrumentation.md)
