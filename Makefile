@@ -69,6 +69,7 @@ bench-kpis: setup
 	@command -v prometheus-postgres-exporter >/dev/null || (apt-get update -q && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
 	  prometheus-postgres-exporter)
+	$(BIN)/pip install --quiet -e '.[bench]'
 	$(PY) -m benchmarks.kpi_scrape
 
 ## bench-instrumentation: instrument_app against the bare app and its peers, with wrk
