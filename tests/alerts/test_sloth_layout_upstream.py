@@ -40,6 +40,7 @@ EXAMPLES = (
     "multifile",
     "no-alerts",
     "raw-home-wifi",
+    "slo-plugin-getting-started",
 )
 GENERATOR_LABEL = ("cmd", "examplesgen.sh")
 

@@ -28,6 +28,7 @@ VERSION = "prometheus/v1"
 NO_EFFECT_PLUGINS = {
     "sloth.dev/core/noop/v1": "does nothing",
     "sloth.dev/core/validate/v1": "validates the SLO, which obsstack always does",
+    "sloth.dev/core/debug/v1": "writes debug log lines while Sloth generates",
 }
 # Go template spellings of the window variable Sloth accepts: {{.window}}, {{ .window }}.
 _WINDOW = re.compile(r"\{\{ *\.window *\}\}")
@@ -96,14 +97,15 @@ def _check_plugins(section: Section, key: str) -> None:
     for item in plugins.sections("chain", []):
         plugin_id = item.string("id")
         if plugin_id not in NO_EFFECT_PLUGINS:
-            accepted = " and ".join(NO_EFFECT_PLUGINS)
+            *others, last = NO_EFFECT_PLUGINS
+            accepted = f"{', '.join(others)} and {last}"
             raise item.error(
                 "id",
                 f'Sloth SLO plugin "{plugin_id}" is not supported: obsstack runs no plugins '
                 f"(only {accepted}, which change no rule, are accepted)",
             )
         item.integer("priority", 0)
-        item.raw("config", None)  # neither accepted plugin reads its config
+        item.raw("config", None)  # what configures them changes no rule either
         item.close()
     if override:
         raise plugins.error(
