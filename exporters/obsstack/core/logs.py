@@ -16,12 +16,14 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import math
 import os
 import re
 import sys
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from datetime import UTC, datetime
+from json.encoder import encode_basestring_ascii
 from typing import Any
 
 from opentelemetry import trace
@@ -119,16 +121,39 @@ def _extra_scrub(scrub: Scrub) -> Scrub | None:
 
 # Fields set by the logging machinery and the context filter: never secrets.
 _PLAIN_FIELDS = frozenset({"timestamp", "level", "logger", "trace_id", "span_id", "request_id"})
+# The fields every line starts with: an extra of the same name takes the slow path.
+_LEADING_FIELDS = frozenset({"timestamp", "level", "logger", "message"})
 # python-json-logger's encoder with its default settings, made once rather than per line.
 _ENCODER = JsonEncoder()
+
+
+@functools.lru_cache(maxsize=4)
+def _second(whole: float) -> str:
+    return datetime.fromtimestamp(whole, tz=UTC).isoformat()[:-6]
+
+
+def utc_timestamp(created: float) -> str:
+    """``datetime.fromtimestamp(created, UTC).isoformat()``, its date and time made once a second.
+
+    The microseconds are rounded half to even, and left out when zero, as ``datetime`` does.
+    """
+    fraction, whole = math.modf(created)
+    micros = round(fraction * 1e6)
+    if micros >= 1_000_000:
+        whole, micros = whole + 1, micros - 1_000_000
+    elif micros < 0:
+        whole, micros = whole - 1, micros + 1_000_000
+    if micros:
+        return f"{_second(whole)}.{micros:06d}+00:00"
+    return f"{_second(whole)}+00:00"
 
 
 class ScrubbingJsonFormatter(JsonFormatter):
     """JSON formatter passing every string field (message, extras, traceback) through scrub.
 
-    python-json-logger's formatter, its steps and options, with the common case made cheap:
-    the fields of a record without defaults or static fields are gathered in one pass, and,
-    with the default encoder settings, one encoder serves every line.
+    python-json-logger's formatter, its steps and options, with the common case made cheap: a
+    record without an exception, stack or dict message, formatted with the default settings,
+    is written straight to its line, the bytes python-json-logger's steps would make.
     """
 
     def __init__(self, scrub: Scrub = scrub_dsn_passwords, **kwargs: Any) -> None:
@@ -139,6 +164,60 @@ class ScrubbingJsonFormatter(JsonFormatter):
             **kwargs,
         )
         self.scrub = _extra_scrub(scrub)
+
+    def format(self, record: logging.LogRecord) -> str:
+        if (
+            record.exc_info
+            or record.exc_text
+            or record.stack_info
+            or isinstance(record.msg, dict)
+            or not self._default_steps()
+        ):
+            return super().format(record)
+        record.message = record.getMessage()
+        scrub = self.scrub
+        skip = self._skip_fields
+        extras = []
+        for key, value in record.__dict__.items():
+            if key in skip or key == "color_message":
+                continue
+            if not isinstance(key, str) or key in _LEADING_FIELDS:
+                return super().format(record)
+            if key.startswith("_"):
+                continue
+            if key not in _PLAIN_FIELDS:
+                value = redact_field(key, value, scrub)
+            extras.append(f", {encode_basestring_ascii(key)}: {_encode(value)}")
+        message = redact_field("message", record.message, scrub)
+        return (
+            f'{self.prefix}{{"timestamp": "{utc_timestamp(record.created)}", '
+            f'"level": {_encode(record.levelname)}, "logger": {_encode(record.name)}, '
+            f'"message": {_encode(message)}{"".join(extras)}}}'
+        )
+
+    def _default_steps(self) -> bool:
+        """Whether this formatter runs python-json-logger's steps as configured here."""
+        cls = type(self)
+        return (
+            cls.add_fields is ScrubbingJsonFormatter.add_fields
+            and cls.process_log_record is ScrubbingJsonFormatter.process_log_record
+            and cls.jsonify_log_record is ScrubbingJsonFormatter.jsonify_log_record
+            and cls.serialize_log_record is JsonFormatter.serialize_log_record
+            and not (self.defaults or self.static_fields or self.rename_fields_keep_missing)
+            and self.timestamp is True
+            and self._required_fields == ["levelname", "name", "message"]
+            and self.rename_fields == {"levelname": "level", "name": "logger"}
+            and self._default_encoding()
+        )
+
+    def _default_encoding(self) -> bool:
+        return (
+            self.json_serializer is json.dumps
+            and self.json_encoder is JsonEncoder
+            and self.json_default is None
+            and self.json_indent is None
+            and self.json_ensure_ascii
+        )
 
     def add_fields(
         self, log_data: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]
@@ -157,7 +236,7 @@ class ScrubbingJsonFormatter(JsonFormatter):
         for key, value in fields.items():
             if key not in skip and not (isinstance(key, str) and key.startswith("_")):
                 log_data[rename.get(key, key)] = value
-        log_data["timestamp"] = datetime.fromtimestamp(record.created, tz=UTC).isoformat()
+        log_data["timestamp"] = utc_timestamp(record.created)
 
     def process_log_record(self, log_data: dict[str, Any]) -> dict[str, Any]:
         log_data.pop("color_message", None)  # uvicorn's copy of the message with ANSI codes
@@ -168,15 +247,14 @@ class ScrubbingJsonFormatter(JsonFormatter):
         return log_data
 
     def jsonify_log_record(self, log_data: dict[str, Any]) -> str:
-        if (
-            self.json_serializer is json.dumps
-            and self.json_encoder is JsonEncoder
-            and self.json_default is None
-            and self.json_indent is None
-            and self.json_ensure_ascii
-        ):
+        if self._default_encoding():
             return _ENCODER.encode(log_data)
         return super().jsonify_log_record(log_data)
+
+
+def _encode(value: Any) -> str:
+    """``value`` as python-json-logger's default encoder writes it within a line."""
+    return encode_basestring_ascii(value) if type(value) is str else _ENCODER.encode(value)
 
 
 class ContextFilter(logging.Filter):
