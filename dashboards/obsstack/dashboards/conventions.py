@@ -9,6 +9,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import cache
+
+from obsstack.alerts.model import number_text
+from obsstack.alerts.windows import DEFAULT_TABLE, builtin_tables
+from obsstack.core import naming
 
 SCHEMA_VERSION = 39  # Grafana 11.0; newer Grafana migrates it on load, older ones cannot
 TAG = "obsstack"
@@ -32,6 +37,14 @@ DEPENDENCIES = "Dependencies"
 BUSINESS_KPIS = "Business KPIs"
 SLOS = "SLOs"
 STACK_HEALTH = "Stack health"
+
+# The platform plan's own targets, drawn as thresholds where they apply. alerts/slos.yaml holds
+# the same figures as SLOs (tests/dashboards/test_oncall_view.py keeps them equal).
+AVAILABILITY_TARGET = 0.999  # 99.9 % of requests without a server error; 99.9 % uptime
+AI_AVAILABILITY_TARGET = 0.99  # AI queries answered without failure (the ai SLO)
+LATENCY_P95_TARGET = 0.1  # seconds: p95 latency of the interactive requests
+CACHE_HIT_TARGET = 0.9
+CACHE_HIT_LOW = 0.8  # below this the cache hit rate is red, orange up to the target
 
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")
 
@@ -59,3 +72,24 @@ def dashboard_url(title: str, **variables: str | Sequence[str]) -> str:
     ]
     params += ["${" + DATASOURCE_VARIABLE + ":queryparam}", "${__url_time_range}"]
     return f"/d/{uid}/{slug}?" + "&".join(params)
+
+
+@cache
+def page_burn_rate() -> float:
+    """The fastest burn rate that pages in the default alert windows (14.4: 2 % of a 30-day
+    budget in an hour)."""
+    table = builtin_tables()[DEFAULT_TABLE]
+    return max(
+        w.factor
+        for tier in table.tiers_for(table.period)
+        if tier.name == naming.TIER_PAGE
+        for w in tier.windows
+    )
+
+
+def error_ratio_steps(objective: float) -> tuple[tuple[float, str], ...]:
+    """Threshold steps (above green) for an error ratio against ``objective``: orange once
+    errors spend the error budget faster than it accrues (above ``1 - objective``), red at the
+    rate that pages (:func:`page_burn_rate` times the budget)."""
+    budget = float(number_text(1 - objective))
+    return (budget, "orange"), (float(number_text(budget * page_burn_rate())), "red")

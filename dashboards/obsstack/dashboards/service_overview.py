@@ -11,9 +11,18 @@ from typing import Any
 from urllib.parse import quote
 
 from obsstack.core import naming
-from obsstack.dashboards.conventions import LOKI_UID, SERVICE_OVERVIEW
+from obsstack.dashboards.conventions import (
+    AVAILABILITY_TARGET,
+    BUSINESS_KPIS,
+    LATENCY_P95_TARGET,
+    LOKI_UID,
+    SERVICE_OVERVIEW,
+    dashboard_url,
+    error_ratio_steps,
+    page_burn_rate,
+)
 from obsstack.dashboards.layout import Cell, Section, dashboard, query_variable
-from obsstack.dashboards.panels import Query, link, stat, steps, timeseries
+from obsstack.dashboards.panels import Query, bargauge, link, stat, steps, timeseries
 from obsstack.dashboards.promql import quantile, rate, ratio_or_zero
 
 DURATION = naming.HTTP_SERVER_REQUEST_DURATION.name
@@ -25,8 +34,19 @@ METHOD = naming.HTTP_REQUEST_METHOD
 SELECTOR = 'job="$job", instance=~"$instance"'
 SERVER_ERRORS = f'{SELECTOR}, {STATUS}=~"5.."'
 
-# Error ratio targets for colouring: 1 % is worth a look, 5 % is an incident.
-ERROR_STEPS = (0.01, "orange"), (0.05, "red")
+# The platform plan's targets: 99.9 % of requests without a server error, p95 under 100 ms.
+ERROR_STEPS = error_ratio_steps(AVAILABILITY_TARGET)
+ERROR_TEXT = (
+    f"Green within the plan's {AVAILABILITY_TARGET * 100:g} % target; orange from "
+    f"{ERROR_STEPS[0][0] * 100:g} % (the error budget spent faster than it accrues), red from "
+    f"{ERROR_STEPS[1][0] * 100:g} % ({page_burn_rate():g} times as fast: the rate that pages)."
+)
+LATENCY_STEPS = ((LATENCY_P95_TARGET, "orange"),)
+LATENCY_TEXT = (
+    f"Orange above the plan's target of {LATENCY_P95_TARGET * 1000:g} ms, which applies to "
+    "interactive requests: AI queries and code reviews wait for a model or a review run and "
+    "exceed it by nature (the api/latency SLO on the SLOs dashboard leaves them out)."
+)
 
 
 def logs_url() -> str:
@@ -53,6 +73,7 @@ def logs_url() -> str:
 
 
 LOGS = link("Logs of this service (Loki)", logs_url())
+BY_AGENT = link("Business KPIs: AI query failures by agent type", dashboard_url(BUSINESS_KPIS))
 
 
 def error_ratio(by: str = "") -> str:
@@ -66,57 +87,77 @@ def latency(q: float, by: str = "") -> str:
 
 
 def _headline() -> Section:
+    """Is it broken, since when, and which route: the questions on-call asks first."""
+    by_route = "{{" + ROUTE + "}}"
     return Section(
-        "Golden signals",
+        "Golden signals: is it broken, since when, which route?",
         [
             Cell(
                 stat(
                     "Request rate",
-                    "Requests per second served by the selected instances, every route.",
+                    "Requests per second served by the selected instances, every route. No "
+                    "target: the graph shows a drop or a surge and when it began.",
                     "reqps",
                     [Query(rate(COUNT, SELECTOR))],
+                    thresholds=steps("blue"),
                     graph=True,
                     links=[LOGS],
                 ),
+                4,
                 6,
-                5,
             ),
             Cell(
                 stat(
                     "Error ratio",
-                    "Share of requests answered with a 5xx status. Orange from 1 %, red from 5 %.",
+                    "Share of requests answered with a 5xx status, every route. " + ERROR_TEXT,
                     "percentunit",
                     [Query(error_ratio())],
                     thresholds=steps("green", *ERROR_STEPS),
                     graph=True,
+                    background=True,
                     decimals=2,
                     links=[LOGS],
                 ),
+                4,
                 6,
-                5,
+            ),
+            Cell(
+                bargauge(
+                    "Error ratio by route",
+                    "Share of each route's requests answered with a 5xx status, now. "
+                    + ERROR_TEXT
+                    + " AI queries share one route: their failures by agent type are on the "
+                    "Business KPIs dashboard.",
+                    "percentunit",
+                    [Query(error_ratio(ROUTE), by_route, instant=True)],
+                    thresholds=steps("green", *ERROR_STEPS),
+                    links=[BY_AGENT],
+                ),
+                6,
+                6,
             ),
             Cell(
                 stat(
                     "p95 latency",
-                    "95th percentile of request duration over every route.",
+                    "95th percentile of request duration over every route. " + LATENCY_TEXT,
                     "s",
                     [Query(latency(0.95))],
-                    thresholds=steps("green", (0.1, "orange"), (0.5, "red")),
+                    thresholds=steps("green", *LATENCY_STEPS),
                     graph=True,
                 ),
+                4,
                 6,
-                5,
             ),
             Cell(
-                stat(
-                    "In-flight requests",
-                    "Requests being served right now (http_server_active_requests).",
-                    "short",
-                    [Query(f"sum({ACTIVE}{{{SELECTOR}}})")],
-                    graph=True,
+                bargauge(
+                    "p95 latency by route",
+                    "95th percentile of each route's request duration, now. " + LATENCY_TEXT,
+                    "s",
+                    [Query(latency(0.95, ROUTE), by_route, instant=True)],
+                    thresholds=steps("green", *LATENCY_STEPS),
                 ),
                 6,
-                5,
+                6,
             ),
         ],
     )
@@ -150,8 +191,8 @@ def _traffic() -> Section:
             Cell(
                 timeseries(
                     "Error ratio per route",
-                    "Share of each route's requests answered with a 5xx status; the dashed "
-                    "lines mark 1 % and 5 %.",
+                    "Share of each route's requests answered with a 5xx status over time: "
+                    "since when a route fails, with the thresholds dashed. " + ERROR_TEXT,
                     "percentunit",
                     [Query(error_ratio(ROUTE), "{{" + ROUTE + "}}")],
                     minimum=0,
@@ -173,13 +214,16 @@ def _latency() -> Section:
                 timeseries(
                     "Request duration p50 / p95 / p99",
                     "Percentiles of request duration over every route. The dots are exemplars: "
-                    "click one to open its trace in Jaeger.",
+                    "click one to open its trace in Jaeger. The dashed line is the plan's p95 "
+                    f"target, {LATENCY_P95_TARGET * 1000:g} ms.",
                     "s",
                     [
                         Query(latency(0.5), "p50", exemplar=True),
                         Query(latency(0.95), "p95"),
                         Query(latency(0.99), "p99"),
                     ],
+                    thresholds=steps("green", *LATENCY_STEPS),
+                    threshold_lines=True,
                 ),
                 12,
             ),
@@ -187,9 +231,12 @@ def _latency() -> Section:
                 timeseries(
                     "p95 duration per route",
                     "95th percentile of request duration by route template, with exemplars "
-                    "that open the trace in Jaeger.",
+                    "that open the trace in Jaeger. The dashed line is the plan's p95 target, "
+                    f"{LATENCY_P95_TARGET * 1000:g} ms, for interactive requests.",
                     "s",
                     [Query(latency(0.95, ROUTE), "{{" + ROUTE + "}}", exemplar=True)],
+                    thresholds=steps("green", *LATENCY_STEPS),
+                    threshold_lines=True,
                     legend_calcs=("mean", "max"),
                 ),
                 12,
