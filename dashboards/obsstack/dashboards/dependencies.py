@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from obsstack.core import naming as n
-from obsstack.dashboards.conventions import DEPENDENCIES, dashboard_url
+from obsstack.dashboards.conventions import AVAILABILITY_TARGET, DEPENDENCIES, dashboard_url
 from obsstack.dashboards.layout import Cell, Section, dashboard, query_variable
 from obsstack.dashboards.panels import (
     Query,
@@ -55,8 +55,9 @@ def events_per_minute(spec: n.MetricSpec, by: str = "dependency") -> str:
 
 
 def _state() -> Section:
+    uptime = f"avg_over_time({n.DEPENDENCY_UP.name}{{{SELECTOR}}}[$__range])"
     return Section(
-        "State",
+        "State: which dependency is down, since when?",
         [
             Cell(
                 stat(
@@ -69,8 +70,23 @@ def _state() -> Section:
                     background=True,
                     data_links=[ONE_DEPENDENCY],
                 ),
-                24,
-                4,
+                12,
+                5,
+            ),
+            Cell(
+                stat(
+                    "Uptime over the time range",
+                    "Share of the dashboard's time range each dependency answered its probes. "
+                    f"Red below the plan's {AVAILABILITY_TARGET * 100:g} % uptime target.",
+                    "percentunit",
+                    [Query(f"min by (dependency) ({uptime})", DEP, instant=True)],
+                    thresholds=steps("red", (AVAILABILITY_TARGET, "green")),
+                    background=True,
+                    decimals=2,
+                    data_links=[ONE_DEPENDENCY],
+                ),
+                12,
+                5,
             ),
             Cell(
                 timeline(
@@ -85,8 +101,8 @@ def _state() -> Section:
             Cell(
                 timeline(
                     "Circuit breaker",
-                    "Closed: probed normally. Open: reported down without probing after "
-                    "repeated failures. Half-open: one trial probe decides.",
+                    "Closed: probed normally. Open: down after repeated failures; a trial "
+                    "probe (each scrape, or once per cooldown) closes it when it succeeds.",
                     [Query(per_dependency(n.DEPENDENCY_CIRCUIT_STATE), DEP)],
                     mappings=CIRCUIT_MAP,
                     data_links=[ONE_DEPENDENCY],
