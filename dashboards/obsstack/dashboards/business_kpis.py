@@ -11,7 +11,16 @@ from __future__ import annotations
 from typing import Any
 
 from obsstack.core import naming as n
-from obsstack.dashboards.conventions import BUSINESS_KPIS, DEPENDENCIES, dashboard_url
+from obsstack.dashboards.conventions import (
+    AI_AVAILABILITY_TARGET,
+    BUSINESS_KPIS,
+    CACHE_HIT_LOW,
+    CACHE_HIT_TARGET,
+    DEPENDENCIES,
+    dashboard_url,
+    error_ratio_steps,
+    page_burn_rate,
+)
 from obsstack.dashboards.layout import Cell, Section, dashboard, query_variable
 from obsstack.dashboards.panels import (
     Query,
@@ -27,6 +36,13 @@ from obsstack.dashboards.panels import (
 from obsstack.dashboards.promql import over_range, per_minute, quantile, rate, ratio_or_zero
 
 AGENTS = 'agent_type=~"$agent_type"'
+AI_FAILURE_STEPS = error_ratio_steps(AI_AVAILABILITY_TARGET)
+AI_FAILURE_TEXT = (
+    f"Orange from {AI_FAILURE_STEPS[0][0] * 100:g} % (above the {AI_AVAILABILITY_TARGET * 100:g} "
+    f"% AI availability target: the error budget spent faster than it accrues), red from "
+    f"{AI_FAILURE_STEPS[1][0] * 100:g} % ({page_burn_rate():g} times as fast: the rate that "
+    "pages)."
+)
 TOP_TENANTS = 10  # bars shown in the tenant panels; the label cap bounds the series behind them
 HOUR = 3600.0
 
@@ -34,9 +50,57 @@ HOUR = 3600.0
 def _agents() -> Section:
     failures = rate(n.AI_QUERY_FAILURES.name, AGENTS, n.AGENT_TYPE)
     queries = rate(n.AI_QUERIES.name, AGENTS, n.AGENT_TYPE)
+    failure_ratio = ratio_or_zero(failures, queries)
     return Section(
-        "AI agents",
+        "AI agents: are queries failing, since when, which agent type?",
         [
+            Cell(
+                stat(
+                    "AI query failure ratio",
+                    "Share of AI queries that failed, every selected agent type together. "
+                    + AI_FAILURE_TEXT,
+                    "percentunit",
+                    [
+                        Query(
+                            ratio_or_zero(
+                                rate(n.AI_QUERY_FAILURES.name, AGENTS),
+                                rate(n.AI_QUERIES.name, AGENTS),
+                            )
+                        )
+                    ],
+                    thresholds=steps("green", *AI_FAILURE_STEPS),
+                    graph=True,
+                    background=True,
+                    decimals=2,
+                ),
+                4,
+                7,
+            ),
+            Cell(
+                bargauge(
+                    "Failure ratio by agent type",
+                    "Share of each agent type's AI queries that failed, now. " + AI_FAILURE_TEXT,
+                    "percentunit",
+                    [Query(failure_ratio, "{{agent_type}}", instant=True)],
+                    thresholds=steps("green", *AI_FAILURE_STEPS),
+                ),
+                8,
+                7,
+            ),
+            Cell(
+                timeseries(
+                    "AI query failure ratio by agent type",
+                    "Share of each agent type's AI queries that failed (failures / queries) "
+                    "over time, with the thresholds dashed.",
+                    "percentunit",
+                    [Query(failure_ratio, "{{agent_type}}")],
+                    minimum=0,
+                    thresholds=steps("green", *AI_FAILURE_STEPS),
+                    threshold_lines=True,
+                ),
+                12,
+                7,
+            ),
             Cell(
                 timeseries(
                     "AI queries by agent type",
@@ -46,19 +110,7 @@ def _agents() -> Section:
                     stacked=True,
                     legend_calcs=("mean", "max"),
                 ),
-                12,
-            ),
-            Cell(
-                timeseries(
-                    "AI query failure ratio by agent type",
-                    "Share of each agent type's AI queries that failed (failures / queries).",
-                    "percentunit",
-                    [Query(ratio_or_zero(failures, queries), "{{agent_type}}")],
-                    minimum=0,
-                    thresholds=steps("green", (0.02, "orange"), (0.1, "red")),
-                    threshold_lines=True,
-                ),
-                12,
+                8,
             ),
             Cell(
                 timeseries(
@@ -73,7 +125,7 @@ def _agents() -> Section:
                         )
                     ],
                 ),
-                12,
+                8,
             ),
             Cell(
                 bargauge(
@@ -95,7 +147,7 @@ def _agents() -> Section:
                     ],
                     thresholds=steps("blue"),
                 ),
-                12,
+                8,
             ),
         ],
     )
@@ -205,10 +257,11 @@ def _operations() -> Section:
                 stat(
                     "Cache hit rate",
                     "Share of Redis key lookups that found their key, every Redis dependency "
-                    "together.",
+                    f"together. Green from the plan's {CACHE_HIT_TARGET * 100:g} % target, "
+                    f"orange from {CACHE_HIT_LOW * 100:g} %, red below.",
                     "percentunit",
                     [Query(f"{hits} / ({hits} + {misses})")],
-                    thresholds=steps("red", (0.5, "orange"), (0.8, "green")),
+                    thresholds=steps("red", (CACHE_HIT_LOW, "orange"), (CACHE_HIT_TARGET, "green")),
                     graph=True,
                     links=[link("Dependencies: Redis", dashboard_url(DEPENDENCIES, kind="redis"))],
                 ),
