@@ -68,14 +68,14 @@ def test_each_section_reads_the_slos_recording_rules(dashboards):
     for slo, panels in zip(spec.slos, by_row, strict=True):
         titles = [p["title"] for p in panels]
         assert titles == [
-            "SLI vs objective",
+            f"SLI over {slo.period_name} (objective {slo.objective:g} %)",
             f"Error budget remaining ({slo.period_name})",
             "Burn rate per alert window",
             "SLI over 1h windows",
             "Alerts firing",
         ]
         sli, budget, burn, _over_time, alerts = panels
-        assert exprs(sli)[1] == records.query(records.OBJECTIVE, slo)
+        assert exprs(sli) == [f"1 - {records.query(records.ERROR_RATIO_PERIOD, slo)}"]
         assert exprs(budget) == [records.query(records.ERROR_BUDGET_REMAINING, slo)]
         long_windows = sorted({w.long for t in slo.tiers for w in t.windows})
         assert len(exprs(burn)) == len(long_windows)

@@ -31,6 +31,7 @@ SLO_ALERTS = "|".join(
 )
 TIER_COLOURS = {n.TIER_PAGE: "red", n.TIER_TICKET: "orange"}
 BUDGET_STEPS = (0.25, "orange"), (0.5, "green")
+SLO_LEGEND = f"{{{{{n.SERVICE_LABEL}}}}} / {{{{{n.SLO_LABEL}}}}}"
 SLI_WINDOW = "1h"  # the window the SLI-over-time graph uses
 
 
@@ -82,18 +83,15 @@ def _section(slo: SLO, spec: SLOSpec) -> Section:
         [
             Cell(
                 stat(
-                    "SLI vs objective",
-                    f"Share of good events over the last {period} (SLI) against the objective "
-                    f"of {slo.objective:g} %. Red while the SLI is below the objective.",
+                    f"SLI over {period} (objective {slo.objective:g} %)",
+                    f"Share of good events over the last {period} (SLI), so far. Green at or "
+                    f"above the objective of {slo.objective:g} %, red below it.",
                     "percentunit",
-                    [
-                        Query(
-                            f"1 - {records.query(records.ERROR_RATIO_PERIOD, slo)}", f"SLI {period}"
-                        ),
-                        Query(records.query(records.OBJECTIVE, slo), "objective"),
-                    ],
+                    [Query(f"1 - {records.query(records.ERROR_RATIO_PERIOD, slo)}")],
                     thresholds=steps("red", (slo.objective_ratio, "green")),
                     decimals=3,
+                    background=True,
+                    graph=True,
                     links=links,
                 ),
                 4,
@@ -167,27 +165,85 @@ def _section(slo: SLO, spec: SLOSpec) -> Section:
     )
 
 
-def _overview() -> Section:
+def _fastest_page_window(spec: SLOSpec) -> tuple[str, float] | None:
+    """The long window and factor of the first SLO's fastest page condition (1h at 14.4 with
+    the default windows); the lowest factor any SLO pages at over that window."""
+    fastest = [
+        max(tier.windows, key=lambda w: w.factor)
+        for slo in spec.slos
+        for tier in slo.tiers
+        if tier.name == n.TIER_PAGE and tier.windows
+    ]
+    if not fastest:
+        return None
+    name = fastest[0].long_name
+    return name, min(w.factor for w in fastest if w.long_name == name)
+
+
+def _burn_now(spec: SLOSpec) -> list[Cell]:
+    found = _fastest_page_window(spec)
+    if found is None:
+        return []
+    window, factor = found
+    per_slo = f"max by ({n.SERVICE_LABEL}, {n.SLO_LABEL})"
+    on = f"on ({n.SERVICE_LABEL}, {n.SLO_LABEL})"
+    expr = (
+        f"{per_slo} ({records.error_ratio(window)}{{{FOCUS}}}) / {on} "
+        f"{per_slo} ({records.ERROR_BUDGET}{{{FOCUS}}})"
+    )
+    return [
+        Cell(
+            bargauge(
+                f"Burn rate now ({window})",
+                f"How fast each SLO spends its error budget over the last {window}: 1 spends it "
+                f"exactly over the period. Orange above 1, red from {factor:g}, where the page "
+                "fires (with its short window).",
+                "suffix:x",
+                [Query(expr, SLO_LEGEND, instant=True)],
+                thresholds=steps("green", (1, "orange"), (factor, "red")),
+            ),
+            8,
+        )
+    ]
+
+
+def _overview(spec: SLOSpec) -> Section:
     alerts = n.StackComponentMetrics.ALERTS.name
+    firing = f'{alerts}{{alertstate="firing", alertname=~"{SLO_ALERTS}", {FOCUS}}}'
     return Section(
-        "Overview (filtered by service and SLO)",
+        "Overview: which SLO burns, how fast, what fires? (filtered by service and SLO)",
         [
+            Cell(
+                stat(
+                    "Alerts firing",
+                    "SLO alerts firing now (burn rate page or ticket, budget exhausted, data "
+                    "absent), for the selected SLOs. 0 is good.",
+                    "none",
+                    [Query(f"count({firing}) or vector(0)")],
+                    thresholds=steps("green", (1, "red")),
+                    background=True,
+                    graph=True,
+                ),
+                3,
+            ),
+            *_burn_now(spec),
             Cell(
                 bargauge(
                     "Error budget remaining",
-                    "Share of each SLO's error budget left over its period.",
+                    "Share of each SLO's error budget left over its period. Orange under 50 %, "
+                    "red under 25 %.",
                     "percentunit",
                     [
                         Query(
                             f"{records.ERROR_BUDGET_REMAINING}{{{FOCUS}}}",
-                            f"{{{{{n.SERVICE_LABEL}}}}} / {{{{{n.SLO_LABEL}}}}}",
+                            SLO_LEGEND,
                             instant=True,
                         )
                     ],
                     maximum=1,
                     thresholds=steps("red", *BUDGET_STEPS),
                 ),
-                12,
+                6,
             ),
             Cell(
                 table(
@@ -197,15 +253,14 @@ def _overview() -> Section:
                     [
                         Query(
                             f"count by ({n.SERVICE_LABEL}, {n.SLO_LABEL}, alertname, "
-                            f'{n.SEVERITY_LABEL}) ({alerts}{{alertstate="firing", '
-                            f'alertname=~"{SLO_ALERTS}", {FOCUS}}})',
+                            f"{n.SEVERITY_LABEL}) ({firing})",
                             instant=True,
                             table=True,
                         )
                     ],
                     rename={"Value": "alerts"},
                 ),
-                12,
+                7,
             ),
         ],
     )
@@ -226,7 +281,7 @@ def build(context: GenerateContext) -> Any:
         SLOS,
         f"Every SLO of {spec.source}: SLI against objective, error budget left, burn rate per "
         "alert window with the page and ticket thresholds, and firing alerts.",
-        [_overview(), *(_section(s, spec) for s in spec.slos)],
+        [_overview(spec), *(_section(s, spec) for s in spec.slos)],
         variables=[service, slo],
         time_from="now-7d",
         refresh="5m",
