@@ -28,20 +28,62 @@ HOUR = 3600
 NOT_FILLING = 30 * 24 * HOUR
 
 
-def _prometheus() -> Section:
+def _overview() -> Section:
+    watchdog = f'{C.ALERTS.name}{{alertname="{n.ALERT_WATCHDOG}", alertstate="firing"}}'
     return Section(
-        "Prometheus",
+        "Is the monitoring working: scrapes, rules, notifications, the Watchdog?",
         [
             Cell(
                 stat(
                     "Targets up",
-                    "Scrape targets whose last scrape succeeded, out of all targets.",
+                    "Scrape targets whose last scrape succeeded, out of all targets. Red under "
+                    "90 %, orange until every target is up.",
                     "percentunit",
                     [Query(f"sum({C.UP.name}) / count({C.UP.name})")],
                     thresholds=steps("red", (0.9, "orange"), (1, "green")),
                     graph=True,
+                    background=True,
                 ),
-                6,
+                4,
+            ),
+            Cell(
+                stat(
+                    "Failed rule evaluations",
+                    "Rule evaluations that failed per minute, every rule group. Red above "
+                    "zero: a recording rule or alert is not being computed.",
+                    "cpm",
+                    [Query(per_minute(C.RULE_EVALUATION_FAILURES.name))],
+                    thresholds=steps("green", (0.001, "red")),
+                    graph=True,
+                    background=True,
+                ),
+                4,
+            ),
+            Cell(
+                stat(
+                    "Failed notifications",
+                    "Notifications Alertmanager failed to deliver per minute, every "
+                    "integration. Red above zero: pages that reached nobody.",
+                    "cpm",
+                    [Query(per_minute(C.AM_NOTIFICATIONS_FAILED.name))],
+                    thresholds=steps("green", (0.001, "red")),
+                    graph=True,
+                    background=True,
+                ),
+                4,
+            ),
+            Cell(
+                stat(
+                    "Watchdog",
+                    "The Watchdog alert always fires; when it does not, rules are not "
+                    "evaluated or Prometheus cannot reach Alertmanager.",
+                    "none",
+                    [Query(f"count({watchdog}) or vector(0)")],
+                    mappings=value_map({0: ("Not firing", "red"), 1: ("Firing", "green")}),
+                    thresholds=steps("red", (1, "green")),
+                    background=True,
+                ),
+                4,
             ),
             Cell(
                 timeline(
@@ -51,8 +93,16 @@ def _prometheus() -> Section:
                     [Query(f"min by (job) ({C.UP.name})", "{{job}}")],
                     mappings=value_map({0: ("Down", "red"), 1: ("Up", "green")}),
                 ),
-                18,
+                8,
             ),
+        ],
+    )
+
+
+def _prometheus() -> Section:
+    return Section(
+        "Prometheus",
+        [
             Cell(
                 timeseries(
                     "Rule evaluation failures",
@@ -72,17 +122,20 @@ def _prometheus() -> Section:
             ),
             Cell(
                 timeseries(
-                    "Rule group evaluation time",
-                    "Duration of each rule group's last evaluation. A group that takes longer "
-                    "than its evaluation interval skips evaluations.",
-                    "s",
+                    "Rule group evaluation time / interval",
+                    "Duration of each rule group's last evaluation as a share of its evaluation "
+                    "interval. At 100 % (the red line) the group skips evaluations.",
+                    "percentunit",
                     [
                         Query(
-                            f"max by (rule_group) ({C.RULE_GROUP_LAST_DURATION.name})",
+                            f"max by (rule_group) ({C.RULE_GROUP_LAST_DURATION.name}) / "
+                            f"max by (rule_group) ({C.RULE_GROUP_INTERVAL.name})",
                             "{{rule_group}}",
                         ),
-                        Query(f"max({C.RULE_GROUP_INTERVAL.name})", "evaluation interval"),
                     ],
+                    minimum=0,
+                    thresholds=steps("green", (0.5, "orange"), (1, "red")),
+                    threshold_lines=True,
                 ),
                 8,
             ),
@@ -497,6 +550,6 @@ def build() -> Any:
         "Is the monitoring working: Prometheus targets, rules and storage, Alertmanager "
         "notifications, the Collector's and Jaeger's pipelines, Loki's ingestion, and the "
         "host and containers under them.",
-        [_prometheus(), _alerting(), _pipelines(), _loki(), _host_and_containers()],
+        [_overview(), _prometheus(), _alerting(), _pipelines(), _loki(), _host_and_containers()],
         time_from="now-6h",
     )
