@@ -49,9 +49,40 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add_root_argument(push)
     push.add_argument("--timeout", type=float, default=10.0, help="seconds per request")
     push.set_defaults(run=_run_push)
+    _register_render(actions)
+
+
+DEFAULT_RENDER_OUT = "rendered-dashboards"
+
+
+def _register_render(actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from obsstack.dashboards.render_flags import add_render_arguments
+
+    render = actions.add_parser(
+        "render",
+        help="draw the generated dashboards as PNGs from a Prometheus, without Grafana",
+        description="Query Prometheus as Grafana would for each generated dashboard and draw it "
+        "into a PNG per dashboard, with index.html listing them and render.json recording what "
+        "each panel shows.",
+    )
+    add_render_arguments(render, DEFAULT_RENDER_OUT)
+    render.add_argument(
+        "--dashboards-dir",
+        type=Path,
+        default=None,
+        help=f"directory of dashboard JSON files (default: {GENERATED} in the obsstack directory)",
+    )
+    add_root_argument(render)
+    render.set_defaults(run=_run_render)
 
 
 def _run_push(args: argparse.Namespace) -> int:
     from obsstack.dashboards.push import run_push
 
     return run_push(args)
+
+
+def _run_render(args: argparse.Namespace) -> int:
+    from obsstack.dashboards.render_command import run_render
+
+    return run_render(args)

@@ -84,14 +84,14 @@ def counter_names() -> set[str]:
 
 
 def expand(text: str, values: Mapping[str, str]) -> str:
-    """``text`` with Grafana's variables replaced: globals by sample durations, the others from
-    ``values`` (name -> value); unknown names are left as they are."""
+    """``text`` with Grafana's variables replaced from ``values`` (name -> value), globals
+    ``values`` does not bind by sample durations; unknown names are left as they are."""
 
     def replace(match: re.Match[str]) -> str:
         name = next(group for group in (match[1], match[2], match[4]) if group)
-        if name in GLOBALS:
-            return GLOBALS[name]
-        return values.get(name, match[0])
+        if name in values:
+            return values[name]
+        return GLOBALS.get(name, match[0])
 
     return _VARIABLE.sub(replace, text)
 

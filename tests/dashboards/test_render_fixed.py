@@ -1,0 +1,200 @@
+"""``obsstack dashboards render`` over one fixed hour of data: what each panel shows, compared
+as the render's structured record (render.json), not pixel by pixel.
+
+A real Prometheus (Debian 2.42) serves an hour backfilled with promtool (see
+fixed_prometheus.py); the dashboard is tests/data/dashboards/render-fixture.json, one panel of
+each kind the generated dashboards use plus the notices (no data, a query error, an unreachable
+Loki) and a collapsed row.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from obsstack.cli import main
+from obsstack.dashboards.render import GAP_PX, HEADER_PX, UNIT_PX, WIDTH_PX
+from tests.dashboards.fixed_prometheus import END, START, start_fixed_prometheus
+from tests.dashboards.pixels import ink
+from tests.support.paths import ROOT
+from tests.support.processes import free_port
+
+pytestmark = pytest.mark.e2e
+
+FIXTURE = ROOT / "tests" / "data" / "dashboards" / "render-fixture.json"
+GREEN, RED, ORANGE, YELLOW = "#73BF69", "#F2495C", "#FF9830", "#FADE2A"
+
+
+def render(url: str, boards: Path, out: Path, loki: str) -> int:
+    return main(
+        [
+            "dashboards",
+            "render",
+            "--prometheus",
+            url,
+            "--from",
+            str(START),
+            "--to",
+            str(END),
+            "--out",
+            str(out),
+            "--dashboards-dir",
+            str(boards),
+            "--loki",
+            loki,
+        ]
+    )
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    workdir = tmp_path_factory.mktemp("fixed")
+    boards = workdir / "boards"
+    boards.mkdir()
+    shutil.copy(FIXTURE, boards / "fixture.json")
+    prometheus = start_fixed_prometheus(workdir)
+    loki = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    try:
+        assert render(prometheus.url, boards, workdir / "one", loki) == 0
+        assert render(prometheus.url, boards, workdir / "two", loki) == 0
+    finally:
+        prometheus.stop()
+    record = json.loads((workdir / "one" / "render.json").read_text())[0]
+    return {"record": record, "one": workdir / "one", "two": workdir / "two", "loki": loki}
+
+
+def panel(rendered: dict[str, Any], title: str) -> dict[str, Any]:
+    return next(p for p in rendered["record"]["panels"] if p["title"] == title)
+
+
+def described(p: dict[str, Any]) -> dict[str, Any]:
+    """What a reviewer reads off a panel."""
+    return {
+        "series": [(s["name"], s["points"], s["colour"]) for s in p["series"]],
+        "legend": p["legend"],
+        "thresholds": [(t["value"], t["colour"]) for t in p["thresholds"]],
+        "values": [(v["name"], v["text"], v["colour"]) for v in p["values"]],
+        "table": p["table"],
+        "notice": p["notice"],
+    }
+
+
+NOTHING = {"series": [], "legend": [], "thresholds": [], "values": [], "table": [], "notice": ""}
+
+
+def test_time_series_draws_each_route_with_its_legend_and_dashed_threshold(rendered):
+    # rate over $__rate_interval (1m at a 15 s scrape): the first sample has no rate yet.
+    assert described(panel(rendered, "Requests per route")) == {
+        **NOTHING,
+        "series": [("/a", 240, GREEN), ("/b", 240, YELLOW)],
+        "legend": ["/a", "/b"],
+        "thresholds": [(None, GREEN), (12.0, RED)],
+    }
+
+
+def test_state_timeline_colours_each_state_by_its_value_mapping(rendered):
+    assert described(panel(rendered, "Dependency state")) == {
+        **NOTHING,
+        "series": [("cache", 241, RED), ("db", 241, GREEN)],  # cache ends down
+        "legend": ["Down", "Up"],
+        "thresholds": [(None, GREEN)],
+    }
+
+
+def test_stat_gauge_and_bar_gauge_show_values_in_units_and_threshold_colours(rendered):
+    assert described(panel(rendered, "Dependencies"))["values"] == [
+        ("cache", "Down", RED),
+        ("db", "Up", GREEN),
+    ]
+    assert described(panel(rendered, "Ratio"))["values"] == [("demo_ratio", "95%", ORANGE)]
+    assert described(panel(rendered, "Ratio"))["thresholds"] == [
+        (None, RED),
+        (0.9, ORANGE),
+        (0.99, GREEN),
+    ]
+    assert described(panel(rendered, "Latency per route"))["values"] == [
+        ("/a", "50 ms", GREEN),
+        ("/b", "200 ms", RED),
+    ]
+    assert described(panel(rendered, "Payload"))["values"] == [("demo_bytes", "1.50 KiB", GREEN)]
+
+
+def test_table_applies_organize_and_sort(rendered):
+    assert panel(rendered, "Dependencies table")["table"] == [
+        ["dependency", "up"],
+        ["cache", "0"],
+        ["db", "1"],
+    ]
+
+
+def test_panels_without_data_say_why(rendered):
+    assert panel(rendered, "Nothing here")["notice"] == "No data"
+    assert panel(rendered, "Broken query")["notice"] == (
+        "query A: Prometheus error: 1:12: parse error: unclosed left parenthesis"
+    )
+    assert panel(rendered, "Log lines")["notice"] == (
+        f"Loki not reachable at {rendered['loki']}: [Errno 111] Connection refused"
+    )
+    for title in ("Nothing here", "Broken query", "Log lines"):
+        assert not panel(rendered, title)["series"]
+
+
+def test_rows_in_order_and_a_collapsed_row_hides_its_panels(rendered):
+    record = rendered["record"]
+    assert [(r["title"], r["collapsed"], r["hidden_panels"]) for r in record["rows"]] == [
+        ("Traffic", False, 0),
+        ("Values", False, 0),
+        ("Tables and notices", False, 0),
+        ("Logs", False, 0),
+        ("Hidden", True, 1),
+    ]
+    assert "Inside a collapsed row" not in [p["title"] for p in record["panels"]]
+    tops = [r["box"][3] for r in record["rows"]]
+    assert tops == sorted(tops, reverse=True)  # drawn top to bottom
+
+
+def test_each_panel_sits_at_its_grid_position(rendered):
+    record = rendered["record"]
+    height = record["height_px"]
+    assert (record["width_px"], height) == (
+        WIDTH_PX,
+        HEADER_PX + 29 * UNIT_PX,
+    )  # down to the collapsed row
+    with Image.open(rendered["one"] / record["png"]) as image:
+        assert image.size == (WIDTH_PX, height)
+    for p in record["panels"]:
+        x, y, w, h = p["grid"]
+        x0, y0, x1, y1 = p["box"]
+        assert x0 * WIDTH_PX == pytest.approx(x * WIDTH_PX / 24 + GAP_PX / 2, abs=1)
+        assert (x1 - x0) * WIDTH_PX == pytest.approx(w * WIDTH_PX / 24 - GAP_PX, abs=1)
+        assert (1 - y1) * height == pytest.approx(HEADER_PX + y * UNIT_PX + GAP_PX / 2, abs=1)
+        assert (y1 - y0) * height == pytest.approx(h * UNIT_PX - GAP_PX, abs=1)
+
+
+def test_every_panel_has_ink_in_its_rectangle(rendered):
+    png = rendered["one"] / rendered["record"]["png"]
+    for p in rendered["record"]["panels"]:
+        if p["notice"]:  # a line of text
+            assert 0.001 < ink(png, p["box"]) < 0.02, p["title"]
+        else:
+            assert ink(png, p["box"]) > 0.004, p["title"]
+
+
+def test_same_data_gives_the_same_bytes_without_a_software_stamp(rendered):
+    one = (rendered["one"] / "fixture.png").read_bytes()
+    assert one == (rendered["two"] / "fixture.png").read_bytes()
+    with Image.open(rendered["one"] / "fixture.png") as image:
+        assert "Software" not in image.info
+
+
+def test_index_lists_the_dashboard_with_its_time_range_and_picture(rendered):
+    page = (rendered["one"] / "index.html").read_text()
+    assert '<a href="fixture.png">fixture.png</a>' in page
+    assert "Render fixture" in page and "render-fixture" in page
+    assert "2026-01-01 00:00:00 to 01:00:00 UTC" in page
+    assert "<td>7/10</td>" in page  # panels with data, of panels shown
