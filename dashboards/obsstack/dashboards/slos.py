@@ -87,7 +87,11 @@ def _section(slo: SLO, spec: SLOSpec) -> Section:
                     f"Share of good events over the last {period} (SLI), so far. Green at or "
                     f"above the objective of {slo.objective:g} %, red below it.",
                     "percentunit",
-                    [Query(f"1 - {records.query(records.ERROR_RATIO_PERIOD, slo)}")],
+                    [
+                        Query(
+                            f"1 - {records.query(records.ERROR_RATIO_PERIOD, slo)}", f"SLI {period}"
+                        )
+                    ],
                     thresholds=steps("red", (slo.objective_ratio, "green")),
                     decimals=3,
                     background=True,
