@@ -267,12 +267,14 @@ def evaluate(url: str, dashboard: Json, item: Json) -> dict[str, float]:
         body = response.json()
         assert body["status"] == "success", (dashboard["uid"], item["title"], body)
         for series in body["data"]["result"]:
-            name = _LEGEND_LABEL.sub(
-                lambda m, labels=series["metric"]: labels.get(m[1], ""),
-                target.get("legendFormat", ""),
-            )
+            name = legend_of(target.get("legendFormat", ""), series["metric"])
             out[name or item["title"]] = float(series["value"][1])
     return out
+
+
+def legend_of(legend: str, labels: dict[str, str]) -> str:
+    """The series name Grafana shows: ``{{label}}`` replaced by the series' value."""
+    return _LEGEND_LABEL.sub(lambda match: labels.get(match[1], ""), legend)
 
 
 def top_row_with_red(dashboard: Json) -> list[Json]:
