@@ -18,11 +18,12 @@ LAYERS: list[set[str]] = [
     {"probe", "instrumentation", "kpis", "alerts", "inbox"},
     {"demo", "dashboards"},
     {"stack"},
+    {"kubernetes"},
     {"generate"},
     {"cli"},
 ]
 LAYER = {room: level for level, rooms in enumerate(LAYERS) for room in rooms}
-SOURCE_ROOTS = ("exporters", "alerts", "dashboards", "compose")
+SOURCE_ROOTS = ("exporters", "alerts", "dashboards", "compose", "kubernetes")
 
 
 def modules() -> dict[str, Path]:

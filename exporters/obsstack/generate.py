@@ -47,6 +47,7 @@ def generators() -> list[tuple[artifacts.Generator, str]]:
     from obsstack.alerts import generate as alerts
     from obsstack.core import metrics_doc
     from obsstack.dashboards import generate as dashboards
+    from obsstack.kubernetes import generate as kubernetes
     from obsstack.stack import generate as stack
 
     return [
@@ -54,6 +55,7 @@ def generators() -> list[tuple[artifacts.Generator, str]]:
         (alerts.generate, "alerts/generated"),
         (dashboards.generate, "dashboards/generated"),
         (stack.generate, "compose/generated"),
+        (kubernetes.generate, "kubernetes/generated"),
     ]
 
 

@@ -26,12 +26,18 @@ _Dumper.add_representer(str, _str)
 
 def to_yaml(data: Any, source: str) -> str:
     """``data`` as YAML under a header naming what it was generated from."""
-    body = yaml.dump(
-        data,
+    return to_yaml_documents([data], source, explicit_start=False)
+
+
+def to_yaml_documents(documents: list[Any], source: str, explicit_start: bool = True) -> str:
+    """Several YAML documents, each starting ``---``, under one header."""
+    body = yaml.dump_all(
+        documents,
         Dumper=_Dumper,
         sort_keys=False,
         width=1 << 16,  # never fold long PromQL or descriptions
         allow_unicode=True,
         default_flow_style=False,
+        explicit_start=explicit_start,
     )
     return f"# {HEADER}: edit {source} and run `obsstack generate`\n{body}"
