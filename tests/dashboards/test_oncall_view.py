@@ -25,6 +25,7 @@ from obsstack.dashboards.lint import expand, panels
 from obsstack.demo.catalogue import AGENTS
 from tests.dashboards.conftest import committed_dashboards
 from tests.dashboards.live import LiveStack, start_platform, start_prometheus
+from tests.support.paths import ROOT as REPO_ROOT
 from tests.support.processes import free_port, wait_until
 
 Json = dict[str, Any]
@@ -355,3 +356,34 @@ def test_the_demo_incident_turns_the_top_rows_red_where_it_happens(demo: tuple[s
     finally:
         httpx.delete(f"{platform}/internal/incident", timeout=10)
     assert seen == expected
+
+
+# -- dashboards/README.md says what each row answers ----------------------------------------
+def readme_rows() -> dict[str, list[str]]:
+    """Dashboard title -> the rows its table in dashboards/README.md lists."""
+    text = (REPO_ROOT / "dashboards" / "README.md").read_text()
+    section = text.split("## What each row answers for on-call", 1)[1].split("\n## ", 1)[0]
+    out: dict[str, list[str]] = {}
+    for block in section.split("\n### ")[1:]:
+        title, _, body = block.partition("\n")
+        out[title.strip()] = [
+            line.split("|")[1].strip()
+            for line in body.splitlines()
+            if line.startswith("| ") and not line.startswith(("| row ", "|---"))
+        ]
+    return out
+
+
+PER_SLO_ROW = "one row per SLO: `service / name: objective over period (description)`"
+
+
+def test_the_readme_lists_every_row_of_every_dashboard_with_its_question():
+    listed = readme_rows()
+    assert sorted(listed) == sorted(d["title"] for d in committed_dashboards())
+    for dashboard in committed_dashboards():
+        titles = [title for title, _ in rows(dashboard)]
+        if dashboard["uid"] == "obsstack-slos":  # one row per SLO of the spec
+            slos = [f"{s.service} / {s.name}: " for s in load_default_spec().slos]
+            assert [t[: len(start)] for t, start in zip(titles[1:], slos, strict=True)] == slos
+            titles = [titles[0], PER_SLO_ROW]
+        assert listed[dashboard["title"]] == titles, dashboard["uid"]
