@@ -40,6 +40,13 @@ def test_object_validates_against_its_crd(obj):
     validate(obj, schema)
 
 
+def test_every_object_carries_the_label_the_charts_prometheus_selects():
+    """kube-prometheus-stack's Prometheus selects rules, monitors and probes by the label
+    ``release: <release name>`` (its *SelectorNilUsesHelmValues defaults)."""
+    selected = objects("PrometheusRule", "ServiceMonitor", "PodMonitor", "Probe")
+    assert {o["metadata"]["labels"]["release"] for o in selected} == {"kube-prometheus-stack"}
+
+
 def test_a_misspelled_field_is_refused():
     """The strict schema is not a formality: a field the CRD does not know fails."""
     monitor = copy.deepcopy(named("ServiceMonitor", "obsstack-exporter"))

@@ -46,8 +46,7 @@ def _endpoint(job: str, authorized: bool) -> dict[str, Any]:
 
 def service_monitor(component: str) -> Any:
     """The ServiceMonitor of an obsstack exporter's Service (named after its job)."""
-    job = COMPONENTS[component].job
-    assert job is not None
+    job = COMPONENTS[component].job or component
     spec = {
         "selector": {"matchLabels": {"app.kubernetes.io/name": job}},
         "endpoints": [_endpoint(job, COMPONENTS[component].token is not None)],
