@@ -78,3 +78,90 @@ def as_selected_config(config: dict[str, Any]) -> dict[str, Any]:
         "inhibit_rules": inhibitions,
         "receivers": [{"name": "null"}, *receivers],
     }
+
+
+# -- scrape configuration (pkg/prometheus/promcfg.go) ------------------------------------------
+_RELABEL_KEYS = {
+    "sourceLabels": "source_labels",
+    "targetLabel": "target_label",
+    "regex": "regex",
+    "replacement": "replacement",
+    "separator": "separator",
+}
+
+
+def relabel_configs(relabelings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``RelabelConfig`` objects in Prometheus' spelling (``generateRelabelConfig``)."""
+    out = []
+    for relabeling in relabelings:
+        config = {new: relabeling[old] for old, new in _RELABEL_KEYS.items() if old in relabeling}
+        if "action" in relabeling:
+            config["action"] = relabeling["action"].lower()
+        out.append(config)
+    return out
+
+
+def _authorization(spec: dict[str, Any], token_file: str) -> dict[str, Any]:
+    """The operator reads the Secret key and writes its value into the configuration; here the
+    same value comes from a file."""
+    auth = spec["authorization"]
+    return {"authorization": {"type": auth.get("type", "Bearer"), "credentials_file": token_file}}
+
+
+def probe_scrape_config(
+    probe: dict[str, Any], prober_address: str, token_file: str
+) -> dict[str, Any]:
+    """``generateProbeConfig`` for a Probe with static targets; ``prober_address`` is where
+    the prober URL's Service name resolves."""
+    spec = probe["spec"]
+    static = spec["targets"]["staticConfig"]
+    config: dict[str, Any] = {
+        "job_name": f"probe/{NAMESPACE}/{probe['metadata']['name']}",
+        "honor_timestamps": True,
+        "metrics_path": spec["prober"]["path"],
+    }
+    if spec.get("module"):
+        config["params"] = {"module": [spec["module"]]}
+    config |= _authorization(spec, token_file) if "authorization" in spec else {}
+    config["static_configs"] = [
+        {
+            "targets": static["static"],
+            "labels": {"namespace": NAMESPACE, **static.get("labels", {})},
+        }
+    ]
+    config["relabel_configs"] = [
+        {"source_labels": ["job"], "target_label": "__tmp_prometheus_job_name"},
+        *([{"target_label": "job", "replacement": spec["jobName"]}] if spec.get("jobName") else []),
+        {"source_labels": ["__address__"], "target_label": "__param_target"},
+        {"source_labels": ["__param_target"], "target_label": "instance"},
+        {"target_label": "__address__", "replacement": prober_address},
+        *relabel_configs(static.get("relabelingConfigs", [])),
+    ]
+    if spec.get("metricRelabelings"):
+        config["metric_relabel_configs"] = relabel_configs(spec["metricRelabelings"])
+    return config
+
+
+def service_monitor_scrape_config(
+    monitor: dict[str, Any], service: str, address: str, token_file: str
+) -> dict[str, Any]:
+    """``generateServiceMonitorConfig`` for the first endpoint, the Service's endpoint
+    discovered (Kubernetes service discovery, which needs a cluster) given as a static target
+    with the label the discovery sets: the job defaults to the Service's name, then the
+    endpoint's relabelings apply."""
+    (endpoint,) = monitor["spec"]["endpoints"]
+    config: dict[str, Any] = {
+        "job_name": f"serviceMonitor/{NAMESPACE}/{monitor['metadata']['name']}/0",
+        "honor_timestamps": True,
+        "metrics_path": endpoint.get("path", "/metrics"),
+    }
+    config |= _authorization(endpoint, token_file) if "authorization" in endpoint else {}
+    config["static_configs"] = [
+        {"targets": [address], "labels": {"__meta_kubernetes_service_name": service}}
+    ]
+    config["relabel_configs"] = [
+        {"source_labels": ["job"], "target_label": "__tmp_prometheus_job_name"},
+        {"source_labels": ["__meta_kubernetes_service_name"], "target_label": "job"},
+        *relabel_configs(endpoint.get("relabelings", [])),
+    ]
+    return config
