@@ -165,3 +165,54 @@ def service_monitor_scrape_config(
         *relabel_configs(endpoint.get("relabelings", [])),
     ]
     return config
+
+
+# -- receivers (convertReceiver and the convert*Config functions) ------------------------------
+def _secret_file(selector: dict[str, str], mounts: dict[str, str]) -> str:
+    """Where the compose bundle reads the key the selector names (its directory by Secret)."""
+    return f"{mounts[selector['name']]}/{selector['key']}"
+
+
+def receiver_as_file_config(receiver: dict[str, Any], mounts: dict[str, str]) -> dict[str, Any]:
+    """A receiver in Alertmanager's spelling, each Secret key read from the file the compose
+    bundle reads it from (``mounts``: Secret name -> directory), the name unprefixed."""
+    out: dict[str, Any] = {"name": receiver["name"]}
+    for config in receiver.get("pagerdutyConfigs", []):
+        out.setdefault("pagerduty_configs", []).append(
+            {
+                "routing_key_file": _secret_file(config["routingKey"], mounts),
+                "url": config["url"],
+                "severity": config["severity"],
+                "description": config["description"],
+                "client": config["client"],
+                "client_url": config["clientURL"],
+                "details": {kv["key"]: kv["value"] for kv in config["details"]},
+                "links": [
+                    {"href": link["href"], "text": link["alt"]}
+                    for link in config["pagerDutyLinkConfigs"]
+                ],
+            }
+        )
+    for config in receiver.get("opsgenieConfigs", []):
+        keys = ("message", "description", "source", "priority", "tags")
+        out.setdefault("opsgenie_configs", []).append(
+            {
+                "api_key_file": _secret_file(config["apiKey"], mounts),
+                "api_url": config["apiURL"],
+                **{key: config[key] for key in keys},
+                "details": {kv["key"]: kv["value"] for kv in config["details"]},
+                "responders": config.get("responders", []),
+            }
+        )
+    for config in receiver.get("webhookConfigs", []):
+        webhook: dict[str, Any] = {"url": config["url"]}
+        if "sendResolved" in config:
+            webhook["send_resolved"] = config["sendResolved"]
+        if "httpConfig" in config:
+            auth = config["httpConfig"]["authorization"]
+            converted = {"credentials_file": _secret_file(auth["credentials"], mounts)}
+            webhook["http_config"] = {
+                "authorization": {**({"type": auth["type"]} if "type" in auth else {}), **converted}
+            }
+        out.setdefault("webhook_configs", []).append(webhook)
+    return out

@@ -4,6 +4,7 @@ configurations, the cluster's converted as the operator converts it (operator_co
 
 from __future__ import annotations
 
+import copy
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -11,14 +12,20 @@ from typing import Any
 import pytest
 import yaml
 
+from obsstack.alerts import load_spec
 from obsstack.core import naming
+from obsstack.kubernetes import objects as k8s
+from obsstack.stack import configs
+from obsstack.stack.alerting import load_alerting
 from tests.bundle.test_configs import ALERTMANAGER, ROUTES
 from tests.kubernetes.generated import named
 from tests.kubernetes.operator_conversion import (
     as_global_configuration,
     as_selected_config,
     prefix,
+    receiver_as_file_config,
 )
+from tests.support.paths import ALERTING, ROOT
 from tests.support.processes import require_binary
 
 CONFIG = named("AlertmanagerConfig", "obsstack")
@@ -106,3 +113,22 @@ def test_selected_by_label_the_slo_alerts_would_miss_their_route(tmp_path):
     assert routed(selected, {"alertname": naming.ALERT_WATCHDOG}) == "null"
     in_namespace = slo_page | {"namespace": "monitoring"}
     assert routed(selected, in_namespace) == prefix(CONFIG) + "page"
+
+
+def test_receivers_carry_every_field_of_the_bundles_model():
+    """Translated back (each Secret key to the file it is mounted at), every receiver equals
+    the compose bundle's model for the same topology: no field lost on the way."""
+    model = configs.alertmanager_config(
+        load_alerting(ALERTING), k8s.TOPOLOGY, load_spec(ROOT / "alerts" / "slos.yaml")
+    )
+    mounts = {secret: directory for directory, secret in k8s.SECRET_DIRS.items()}
+    expected = []
+    for receiver in model["receivers"]:
+        receiver = copy.deepcopy(receiver)
+        for config in receiver.get("pagerduty_configs", []):
+            config["url"] = model["global"]["pagerduty_url"]
+        for config in receiver.get("opsgenie_configs", []):
+            config["api_url"] = model["global"]["opsgenie_api_url"]
+        expected.append(receiver)
+    translated = [receiver_as_file_config(r, mounts) for r in CONFIG["spec"]["receivers"]]
+    assert translated == expected
