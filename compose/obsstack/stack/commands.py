@@ -109,6 +109,12 @@ def register_runner(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
         action="store_true",
         help="without the demo platform, its traffic and the KPI exporter",
     )
+    up.add_argument(
+        "--ha",
+        action="store_true",
+        help="highly available: two Prometheus replicas, three Alertmanager peers in a gossip "
+        "cluster, and a store both replicas remote-write into (docs/scaling.md)",
+    )
     up.set_defaults(run=run_up)
     down = subparsers.add_parser("down", help="stop what `obsstack up` started")
     _runner_arguments(down)
@@ -126,6 +132,7 @@ def run_up(args: argparse.Namespace) -> int:
         scrape_interval=args.scrape_interval,
         evaluation_interval=args.scrape_interval,
         with_demo=not args.no_demo,
+        ha=args.ha,
     )
     try:
         lines = up(options)

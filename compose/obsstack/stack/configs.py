@@ -14,7 +14,7 @@ import yaml
 
 from obsstack.alerts.model import SLOSpec
 from obsstack.core import naming
-from obsstack.core.spec import format_duration, parse_duration
+from obsstack.core.spec import ConfigError, format_duration, parse_duration
 from obsstack.stack.alerting import LOCAL, Alerting
 from obsstack.stack.tokens import ONCALL_TOKEN
 from obsstack.stack.topology import (
@@ -23,6 +23,7 @@ from obsstack.stack.topology import (
     Topology,
 )
 
+ALERTING_FILE = "compose/alerting.yaml"  # in the obsstack directory
 NOTIFICATION_TEMPLATE = "obsstack.tmpl"
 PAGERDUTY_KEY_FILE = "pagerduty_routing_key"
 OPSGENIE_KEY_FILE = "opsgenie_api_key"
@@ -57,45 +58,52 @@ def _credentials(component: str, topology: Topology) -> dict[str, Any]:
     return {"authorization": {"credentials_file": f"{topology.tokens_dir}/{token}"}}
 
 
+def _scrape_jobs(topology: Topology, dependencies: list[str]) -> list[dict[str, Any]]:
+    """A job per component kind that runs; the replicas (or peers) of one kind share a job."""
+    jobs: dict[str, dict[str, Any]] = {}
+    for name, component in COMPONENTS.items():
+        if component.job is None or not topology.runs(name):
+            continue
+        if component.job in jobs:
+            jobs[component.job]["static_configs"][0]["targets"].append(
+                topology.metrics_address(name)
+            )
+            continue
+        jobs[component.job] = _static(
+            component.job, topology.metrics_address(name), **_credentials(name, topology)
+        )
+        if name == "exporter":
+            jobs[naming.JOB_PROBE] = {
+                "job_name": naming.JOB_PROBE,
+                "metrics_path": "/probe",
+                **_credentials(name, topology),
+                "static_configs": [{"targets": list(dependencies)}],
+                "relabel_configs": [
+                    {"source_labels": ["__address__"], "target_label": "__param_target"},
+                    {"source_labels": ["__param_target"], "target_label": naming.DEPENDENCY},
+                    {"target_label": "__address__", "replacement": topology.address(name)},
+                ],
+                # The kind details are scraped from /metrics already: keep them once.
+                "metric_relabel_configs": [
+                    {"source_labels": ["__name__"], "regex": "probe_.+", "action": "keep"}
+                ],
+            }
+        if name == "otel-collector":
+            jobs[COLLECTOR_EXPORTED_JOB] = _static(
+                COLLECTOR_EXPORTED_JOB,
+                topology.address(name, "exported-metrics"),
+                honor_labels=True,
+            )
+    return list(jobs.values())
+
+
 def prometheus_config(topology: Topology, dependencies: list[str], stack: str) -> dict[str, Any]:
     """Scrape every running component, the exporter's /metrics and /probe per dependency.
 
     ``stack`` is the external label every alert carries: Alertmanager groups and inhibits
     within one stack, so stacks sharing an Alertmanager need different names.
     """
-    jobs = []
-    for name, component in COMPONENTS.items():
-        if component.job is None or not topology.runs(name):
-            continue
-        jobs.append(
-            _static(component.job, topology.metrics_address(name), **_credentials(name, topology))
-        )
-        if name == "exporter":
-            jobs.append(
-                {
-                    "job_name": naming.JOB_PROBE,
-                    "metrics_path": "/probe",
-                    **_credentials(name, topology),
-                    "static_configs": [{"targets": list(dependencies)}],
-                    "relabel_configs": [
-                        {"source_labels": ["__address__"], "target_label": "__param_target"},
-                        {"source_labels": ["__param_target"], "target_label": naming.DEPENDENCY},
-                        {"target_label": "__address__", "replacement": topology.address(name)},
-                    ],
-                    # The kind details are scraped from /metrics already: keep them once.
-                    "metric_relabel_configs": [
-                        {"source_labels": ["__name__"], "regex": "probe_.+", "action": "keep"}
-                    ],
-                }
-            )
-        if name == "otel-collector":
-            jobs.append(
-                _static(
-                    COLLECTOR_EXPORTED_JOB,
-                    topology.address(name, "exported-metrics"),
-                    honor_labels=True,
-                )
-            )
+    peers = [topology.address(peer) for peer in topology.peers()]
     return {
         "global": {
             "scrape_interval": topology.scrape_interval,
@@ -104,10 +112,8 @@ def prometheus_config(topology: Topology, dependencies: list[str], stack: str) -
             "external_labels": {naming.STACK_LABEL: stack},
         },
         "rule_files": [f"{topology.rules_dir}/*.rules.yml"],
-        "alerting": {
-            "alertmanagers": [{"static_configs": [{"targets": [topology.address("alertmanager")]}]}]
-        },
-        "scrape_configs": jobs,
+        "alerting": {"alertmanagers": [{"static_configs": [{"targets": peers}]}]},
+        "scrape_configs": _scrape_jobs(topology, dependencies),
     }
 
 
@@ -243,15 +249,31 @@ def slo_identity(spec: SLOSpec) -> list[str]:
     return [naming.SERVICE_LABEL, naming.SLO_LABEL, *grouping]
 
 
-def heartbeat_repeat_interval(heartbeat_interval: str) -> str:
-    """Half the heartbeat interval, so that every flush of the Watchdog's group sends.
+def heartbeat_repeat_interval(
+    heartbeat_interval: str, peers: int = 1, peer_timeout: str = "0s"
+) -> str:
+    """The Watchdog route's repeat interval: every flush of one peer sends, no other peer does.
 
-    Alertmanager (0.25, ``notify.DedupStage``) repeats an unchanged notification only if the
-    last one was logged more than ``repeat_interval`` before the flush's tick. The log entry is
-    written after the send, so with ``repeat_interval`` equal to ``group_interval`` the next
-    flush comes a few milliseconds too early and skips: one heartbeat every two intervals.
+    Alertmanager (``notify.DedupStage.needsUpdate``, 0.25 to 0.29) repeats an unchanged
+    notification only if the last one was logged more than ``repeat_interval`` before the
+    moment it checks, by the wall clock. The peer that sends checks at its flush, one
+    interval after the entry it wrote at the previous flush (a few milliseconds less: the
+    entry is written after the send), so ``repeat_interval`` must be shorter than the interval,
+    or every other flush is skipped. The n-th peer of a cluster checks n peer timeouts after its
+    flush, when the first peer's entry is that old, so ``repeat_interval`` must be longer than
+    (peers - 1) x the peer timeout, or the last peer sends a second heartbeat. Halfway between
+    the two: half the interval for a single Alertmanager.
     """
-    return format_duration(parse_duration(heartbeat_interval) / 2)
+    interval = parse_duration(heartbeat_interval)
+    last_wait = (peers - 1) * parse_duration(peer_timeout) if peers > 1 else 0.0
+    if last_wait >= interval:
+        raise ConfigError(
+            ALERTING_FILE,
+            "timings.heartbeat_interval",
+            f"must be longer than the wait of the last of {peers} Alertmanager peers "
+            f"({peers - 1} x the {peer_timeout} peer timeout; got {heartbeat_interval})",
+        )
+    return format_duration((last_wait + interval) / 2)
 
 
 def _explained(explains: str, target: list[str], equal: list[str]) -> dict[str, Any]:
@@ -324,7 +346,9 @@ def alertmanager_config(alerting: Alerting, topology: Topology, spec: SLOSpec) -
                     "matchers": [_matcher("alertname", naming.ALERT_WATCHDOG)],
                     "group_wait": "0s",
                     "group_interval": alerting.heartbeat_interval,
-                    "repeat_interval": heartbeat_repeat_interval(alerting.heartbeat_interval),
+                    "repeat_interval": heartbeat_repeat_interval(
+                        alerting.heartbeat_interval, len(topology.peers()), topology.peer_timeout
+                    ),
                 },
                 # By tier, never by severity: a spec may set its own severity values.
                 {

@@ -11,13 +11,14 @@ import yaml
 from obsstack.core.artifacts import HEADER, Artifact, GenerateContext
 from obsstack.core.spec import ConfigError, Section, load_yaml
 from obsstack.probe.config import read_config
-from obsstack.stack import configs
+from obsstack.stack import configs, replicas
 from obsstack.stack.alerting import load_alerting
-from obsstack.stack.topology import COMPOSE
+from obsstack.stack.topology import COMPOSE, COMPOSE_HA
 
 OUTPUT = "compose/generated"
+HA_OUTPUT = f"{OUTPUT}/ha"  # the replicas of compose/docker-compose.ha.yml
 EXPORTER_CONFIG = "compose/exporter/exporter.yaml"
-ALERTING = "compose/alerting.yaml"
+ALERTING = configs.ALERTING_FILE
 COMPOSE_FILE = "compose/docker-compose.yml"
 # The users the bundle's containers run as: Prometheus and Alertmanager (nobody), the obsstack
 # image (10001), Grafana (472), Loki and Jaeger (10001). None owns the checkout.
@@ -105,7 +106,23 @@ def generate(context: GenerateContext) -> list[Artifact]:
         f"{HEADER}: edit {ALERTING} or the code in compose/obsstack/stack, "
         "then run `obsstack generate`"
     )
+    stack = alerting.stack_name
+    ha = [
+        Artifact(
+            f"{HA_OUTPUT}/{replicas.config_name(replica)}",
+            configs.dump(replicas.replica_config(COMPOSE_HA, dependencies, stack, replica), header),
+        )
+        for replica in COMPOSE_HA.replicas()
+    ]
+    # The peers' own: the heartbeat's repeat interval depends on how many peers there are.
+    ha.append(
+        Artifact(
+            f"{HA_OUTPUT}/alertmanager.yml",
+            configs.dump(configs.alertmanager_config(alerting, COMPOSE_HA, spec), header),
+        )
+    )
     return [
+        *ha,
         Artifact(
             f"{OUTPUT}/prometheus.yml",
             configs.dump(

@@ -38,7 +38,7 @@ from obsstack.alerts.model import SLOSpec
 from obsstack.core.artifacts import HEADER, write_atomic
 from obsstack.core.root import SLO_SPEC
 from obsstack.core.secret_files import SecretFileProblem, read_secret
-from obsstack.stack import STATE_DIR, configs
+from obsstack.stack import STATE_DIR, configs, replicas
 from obsstack.stack.alerting import Alerting, load_alerting
 from obsstack.stack.generate import dependency_names
 from obsstack.stack.native_exporters import (
@@ -49,7 +49,7 @@ from obsstack.stack.native_exporters import (
 )
 from obsstack.stack.native_exporters import RunnerError as RunnerError  # part of this API
 from obsstack.stack.tokens import ONCALL_TOKEN, SCRAPE_TOKEN, ensure_tokens
-from obsstack.stack.topology import COMPONENTS, Topology
+from obsstack.stack.topology import COMPONENTS, HA_COMPONENTS, Topology
 
 OBSSTACK = [sys.executable, "-m", "obsstack.cli"]
 # Where things are in the obsstack directory (see obsstack.core.root).
@@ -91,6 +91,7 @@ class Options:
     scrape_interval: str = "15s"
     evaluation_interval: str = "15s"
     with_demo: bool = True
+    ha: bool = False  # two Prometheus replicas, three Alertmanager peers and the store
     health_timeout: float = 60.0
 
     @classmethod
@@ -224,12 +225,24 @@ def render_configs(
 ) -> None:
     """Prometheus and Alertmanager configuration, templates and key files for ``topology``."""
     header = f"{HEADER}: written by `obsstack up`"
-    write_atomic(
-        state.config / "prometheus.yml",
-        configs.dump(
-            configs.prometheus_config(topology, dependencies, alerting.stack_name), header
-        ),
-    )
+    stack = alerting.stack_name
+    if topology.ha:
+        for replica in topology.replicas():
+            write_atomic(
+                state.config / replicas.config_name(replica),
+                configs.dump(
+                    replicas.replica_config(topology, dependencies, stack, replica), header
+                ),
+            )
+        write_atomic(
+            state.config / replicas.config_name("store"),
+            configs.dump(replicas.store_config(topology), header),
+        )
+    else:
+        write_atomic(
+            state.config / "prometheus.yml",
+            configs.dump(configs.prometheus_config(topology, dependencies, stack), header),
+        )
     write_atomic(
         state.config / "alertmanager.yml",
         configs.dump(
@@ -289,31 +302,23 @@ def plan(
             ],
             t.health_url("exporter"),
         ),
-        Process(
-            "alertmanager",
-            [
-                binaries["alertmanager"],
-                f"--config.file={state.config / 'alertmanager.yml'}",
-                f"--storage.path={state.data / 'alertmanager'}",
-                f"--web.listen-address={t.address('alertmanager')}",
-                f"--web.external-url={t.url('alertmanager')}",
-                "--cluster.listen-address=",  # a single instance: no gossip port
-            ],
-            t.health_url("alertmanager"),
+        *(
+            Process(
+                peer,
+                replicas.alertmanager_argv(
+                    binaries["alertmanager"], state.config / "alertmanager.yml", state.data, t, peer
+                ),
+                t.health_url(peer),
+            )
+            for peer in t.peers()
         ),
-        Process(
-            "prometheus",
-            [
-                binaries["prometheus"],
-                f"--config.file={state.config / 'prometheus.yml'}",
-                f"--storage.tsdb.path={state.data / 'prometheus'}",
-                f"--web.listen-address={t.address('prometheus')}",
-                f"--web.external-url={t.url('prometheus')}",
-                "--storage.tsdb.retention.time=31d",
-                "--web.enable-lifecycle",
-                "--enable-feature=exemplar-storage",
-            ],
-            t.health_url("prometheus"),
+        *(
+            Process(
+                name,
+                replicas.prometheus_argv(binaries["prometheus"], state.config, state.data, t, name),
+                t.health_url(name),
+            )
+            for name in ["store"] * t.runs("store") + t.replicas()
         ),
     ]
     otlp = {}
@@ -519,6 +524,8 @@ def up(options: Options) -> list[str]:
     components |= set(binaries) & set(OPTIONAL_BINARIES)
     if options.with_demo:
         components |= {"demo", "kpis"}
+    if options.ha:
+        components |= HA_COMPONENTS
     options = _with_free_ports(options, components)
     topology = native_topology(options, components)
     _check_ports(topology, components)

@@ -7,7 +7,7 @@ differs, so the compose bundle and the native runner cannot drift apart.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from obsstack.core import naming
 from obsstack.stack.tokens import SCRAPE_TOKEN
@@ -35,7 +35,10 @@ COMPONENTS = {
     c.name: c
     for c in (
         Component("prometheus", 9090, "prometheus", health_path="/-/ready"),
-        Component("alertmanager", 9093, "alertmanager", health_path="/-/ready"),
+        # The gossip port is used only by a cluster of peers (HA); a single instance has none.
+        Component(
+            "alertmanager", 9093, "alertmanager", health_path="/-/ready", ports={"cluster": 9094}
+        ),
         Component("loki", 3100, "loki", health_path="/ready", ports={"grpc": 9096}),
         Component(
             "jaeger",
@@ -64,8 +67,19 @@ COMPONENTS = {
         Component("oncall-sink", 9095, None),
         Component("node-exporter", 9100, naming.JOB_NODE, health_path="/"),
         Component("cadvisor", 8080, naming.JOB_CADVISOR, health_path="/healthz"),
+        # The highly available variant (obsstack up --ha, docker-compose.ha.yml): a second
+        # Prometheus scraping the same targets, two more Alertmanager peers, and the store both
+        # replicas remote-write into (natively a Prometheus receiving remote writes).
+        Component("prometheus-1", 9091, "prometheus", health_path="/-/ready"),
+        Component("alertmanager-1", 9193, "alertmanager", "/-/ready", ports={"cluster": 9194}),
+        Component("alertmanager-2", 9293, "alertmanager", "/-/ready", ports={"cluster": 9294}),
+        Component("store", 9490, None, health_path="/-/ready"),
     )
 }
+# The Prometheus replicas and the Alertmanager peers of the HA variant, in their order.
+PROMETHEUS_REPLICAS = ("prometheus", "prometheus-1")
+ALERTMANAGER_PEERS = ("alertmanager", "alertmanager-1", "alertmanager-2")
+HA_COMPONENTS = frozenset({*PROMETHEUS_REPLICAS[1:], *ALERTMANAGER_PEERS[1:], "store"})
 # The job of the metrics the Collector re-exports for Prometheus (its `prometheus` exporter).
 COLLECTOR_EXPORTED_JOB = "otel-collector-exported"
 
@@ -83,6 +97,10 @@ class Topology:
     tokens_dir: str = "/run/obsstack"  # the stack's own tokens (obsstack.stack.tokens)
     scrape_interval: str = "15s"
     evaluation_interval: str = "15s"
+    remote_write_path: str = "/api/v1/write"  # where the store takes remote writes
+    # Alertmanager's --cluster.peer-timeout (its default): the n-th peer of a cluster waits n
+    # times this long before it sends a notification no other peer has sent.
+    peer_timeout: str = "15s"
 
     def runs(self, component: str) -> bool:
         return component in self.hosts
@@ -98,7 +116,22 @@ class Topology:
     def listen_ports(self, component: str) -> dict[str, int]:
         """Every port ``component`` listens on, by name ("" for the main one)."""
         names = ["", *COMPONENTS[component].ports]
+        if not self.ha:
+            names = [which for which in names if which != "cluster"]
         return {which: self.port(component, which) for which in names}
+
+    @property
+    def ha(self) -> bool:
+        """Whether this is the highly available variant: a second replica runs."""
+        return self.runs(PROMETHEUS_REPLICAS[1])
+
+    def replicas(self) -> list[str]:
+        """The Prometheus replicas that run (one outside the HA variant)."""
+        return [name for name in PROMETHEUS_REPLICAS if self.runs(name)]
+
+    def peers(self) -> list[str]:
+        """The Alertmanager peers that run (one outside the HA variant)."""
+        return [name for name in ALERTMANAGER_PEERS if self.runs(name)]
 
     def address(self, component: str, which: str = "") -> str:
         return f"{self.hosts[component]}:{self.port(component, which)}"
@@ -117,8 +150,27 @@ class Topology:
 
 COMPOSE = Topology(
     name="compose",
-    hosts={name: name for name in COMPONENTS},
+    hosts={name: name for name in COMPONENTS if name not in HA_COMPONENTS},
     # compose/generated is mounted as a directory (a single-file mount keeps the old file when
     # `obsstack generate` renames a new one over it).
     templates_dir="/etc/alertmanager/generated/templates",
+)
+
+# compose/docker-compose.ha.yml: each container has its own address, so every replica and peer
+# listens on the usual ports; the store is Thanos Receive (its default remote-write port and
+# path: thanos cmd/thanos/receive.go and pkg/receive/handler.go at the pinned tag).
+COMPOSE_HA = replace(
+    COMPOSE,
+    name="compose-ha",
+    hosts={**{name: name for name in COMPONENTS}, "store": "thanos-receive"},
+    ports={
+        "prometheus-1": COMPONENTS["prometheus"].port,
+        **{peer: COMPONENTS["alertmanager"].port for peer in ALERTMANAGER_PEERS},
+        **{
+            f"{peer}:cluster": COMPONENTS["alertmanager"].ports["cluster"]
+            for peer in ALERTMANAGER_PEERS
+        },
+        "store": 19291,
+    },
+    remote_write_path="/api/v1/receive",
 )
