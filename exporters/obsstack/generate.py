@@ -16,9 +16,10 @@ GENERATOR_ONLY = ("grafanalib",)
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "generate",
-        help="generate rules, rule tests, dashboards and docs from code and the SLO spec",
-        description="Generate rules, rule tests, dashboards and METRICS.md. Nothing is written "
-        "unless every generator succeeds.",
+        help="generate rules, rule tests, dashboards, configuration and docs from code and specs",
+        description="Generate rules, rule tests, dashboards, METRICS.md, the compose bundle's "
+        "configuration and the Kubernetes base. Nothing is written unless every generator "
+        "succeeds.",
     )
     parser.add_argument(
         "--check",
