@@ -132,3 +132,30 @@ def test_receivers_carry_every_field_of_the_bundles_model():
         expected.append(receiver)
     translated = [receiver_as_file_config(r, mounts) for r in CONFIG["spec"]["receivers"]]
     assert translated == expected
+
+
+def test_the_converted_configuration_and_its_template_pass_amtool(tmp_path):
+    """The whole configuration the operator writes (receivers with their integrations, the
+    notification template of the ConfigMap the Alertmanager resource lists) loads in a real
+    Alertmanager's checker."""
+    mounts = {secret: str(tmp_path / secret) for secret in k8s.SECRET_DIRS.values()}
+    for directory in mounts.values():
+        Path(directory).mkdir()
+    config = as_global_configuration(CONFIG)
+    config["receivers"] = [
+        {**receiver_as_file_config(r, mounts), "name": prefix(CONFIG) + r["name"]}
+        for r in CONFIG["spec"]["receivers"]
+    ]
+    template = named("ConfigMap", "obsstack-alertmanager-templates")["data"]
+    for name, text in template.items():
+        (tmp_path / name).write_text(text)
+    config["templates"] = [str(tmp_path / "*.tmpl")]
+    path = write(config, tmp_path / "alertmanager.yml")
+    result = subprocess.run(
+        [require_binary("amtool"), "check-config", str(path)], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (
+        "Found:\n - global config\n - route\n - 4 inhibit rules\n - 5 receivers\n - 1 templates"
+        in result.stdout
+    )
