@@ -55,6 +55,16 @@ def panel_key(row: str, panel: Json, seen: dict[tuple[str, str], int]) -> str:
     return f"{row} / {base[1]}{suffix}" if row else f"{base[1]}{suffix}"
 
 
+def panel_keys(dashboard: Json) -> dict[str, Json]:
+    """Every panel (rows excluded, collapsed rows' included) by :func:`panel_key`."""
+    seen: dict[tuple[str, str], int] = {}
+    return {
+        panel_key(row, item, seen): item
+        for row, item, _shown in layout(dashboard)
+        if item.get("type") != "row"
+    }
+
+
 def layout(dashboard: Json) -> Iterator[tuple[str, Json, bool]]:
     """(row title, panel or row, visible) in the order Grafana shows them."""
     row = ""
@@ -102,8 +112,9 @@ def render_dashboard(
     for row, item, shown in items:
         if item.get("type") == "row":
             drawn.rows.append(_row(figure, item))
-        elif shown:
-            key = panel_key(row, item, seen)
+            continue
+        key = panel_key(row, item, seen)
+        if shown:
             panel = _panel(figure, item, row, sources, variables, window, key in changed)
             drawn.panels.append(panel)
     figure.savefig(png, dpi=DPI, facecolor=CANVAS, metadata={"Software": None})

@@ -39,6 +39,7 @@ def run_render(args: argparse.Namespace) -> int:
     from obsstack.core.root import find_root
     from obsstack.dashboards.commands import GENERATED
 
+    require_matplotlib()
     directory = args.dashboards_dir or find_root(args.root) / GENERATED
     dashboards = select(load_directory(directory), args.dashboard)
     window = time_range(args)
@@ -50,6 +51,14 @@ def run_render(args: argparse.Namespace) -> int:
         print(f"{board.png}: {board.title} ({shown}/{len(board.panels)} panels with data)")
     print(f"{len(drawn)} dashboards rendered into {args.out} in {time.monotonic() - started:.1f}s")
     return 0
+
+
+def require_matplotlib() -> None:
+    """ConfigError saying how to install the drawing library when it is missing."""
+    import importlib.util
+
+    if importlib.util.find_spec("matplotlib") is None:
+        raise ConfigError("matplotlib", "", "not installed: pip install 'obsstack[render]'")
 
 
 def load_directory(directory: Path) -> Loaded:
@@ -156,12 +165,15 @@ def render_all(
     sources: Sources,
     window: TimeRange | None,
     changed: dict[str, frozenset[str]] | None = None,
+    now: float | None = None,
 ) -> list[DashboardDrawn]:
-    """Render each dashboard into ``out``; write ``index.html`` and ``render.json``."""
+    """Render each dashboard into ``out``; write ``index.html`` and ``render.json``. Without a
+    ``window`` each dashboard is drawn over its own time range, ending ``now``; ``changed``
+    names, per file, the panels (:func:`obsstack.dashboards.render.panel_key`) to outline."""
     from obsstack.dashboards.render import render_dashboard
     from obsstack.dashboards.render_html import index_page
 
-    now = time.time()
+    now = now or time.time()
     drawn = []
     for name, board in dashboards:
         span = window or dashboard_range(board, now)

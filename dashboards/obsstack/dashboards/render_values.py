@@ -109,7 +109,7 @@ def draw_stat(area: Area, panel: Json, frames: Sequence[Frame], out: PanelDrawn)
                 fontsize=size,
                 color=text_colour if mode == "background" else TEXT,
             )
-        size = fit_font(text, tile.width * 0.85, (tile.height - name_h) * 0.7, 36)
+        size = fit_font(text, tile.width * 0.85, (tile.height - name_h) * 0.6, 90)
         centre = (1 - name_h / tile.height) / 2
         ax.text(
             0.5,
