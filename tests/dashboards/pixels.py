@@ -1,4 +1,5 @@
-"""Reading a rendered PNG back: how much of a panel's rectangle is drawn on."""
+"""Reading a rendered dashboard back: how much of a panel's rectangle is drawn on, and where
+Grafana's grid puts it."""
 
 from __future__ import annotations
 
@@ -8,6 +9,19 @@ import numpy
 from PIL import Image
 
 PANEL_BACKGROUND = (0x18, 0x1B, 0x1F)
+
+
+def grid_box(grid: list[int], height_px: int) -> tuple[float, float, float, float]:
+    """Where a panel at ``gridPos`` (x, y, w, h) belongs, in figure coordinates: 24 columns
+    across the 1600 px figure, 38 px a grid unit below the 64 px header, 4 px margins."""
+    from obsstack.dashboards.render import GAP_PX, HEADER_PX, UNIT_PX, WIDTH_PX
+
+    x, y, w, h = grid
+    left = x * WIDTH_PX / 24 + GAP_PX / 2
+    top = HEADER_PX + y * UNIT_PX + GAP_PX / 2
+    right = left + w * WIDTH_PX / 24 - GAP_PX
+    bottom = top + h * UNIT_PX - GAP_PX
+    return (left / WIDTH_PX, 1 - bottom / height_px, right / WIDTH_PX, 1 - top / height_px)
 
 
 def ink(png: Path, box: tuple[float, float, float, float], inset: int = 30) -> float:

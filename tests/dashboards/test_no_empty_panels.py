@@ -10,8 +10,6 @@ value, multi-value ones "All" (their ``allValue``), as on a freshly opened dashb
 from __future__ import annotations
 
 import re
-import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,20 +17,7 @@ import pytest
 
 from obsstack.dashboards.lint import GLOBALS, expand, panels
 from tests.dashboards.conftest import committed_dashboards
-from tests.dashboards.live import (
-    LiveStack,
-    exemplars,
-    has_data,
-    label_values,
-    query_range,
-    start_alertmanager,
-    start_exporter,
-    start_node_exporter,
-    start_platform,
-    start_prometheus,
-)
-from tests.support.paths import ROOT as REPO_ROOT
-from tests.support.processes import wait_until
+from tests.dashboards.live import LiveStack, exemplars, has_data, label_values, query_range
 
 pytestmark = pytest.mark.e2e
 
@@ -60,48 +45,6 @@ ALLOWED_EMPTY: dict[tuple[str, str], str] = {
 }
 _LABEL_VALUES = re.compile(r"^label_values\((?:(.*),\s*)?(\w+)\)$")
 _LEGEND_LABEL = re.compile(r"\{\{\s*(\w+)\s*\}\}")
-
-
-@pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
-    stack = LiveStack(tmp_path_factory.mktemp("live"))
-    try:
-        start_platform(stack)
-        start_exporter(stack)
-        start_node_exporter(stack)
-        alertmanager = start_alertmanager(stack)
-        rules = sorted((REPO_ROOT / "alerts" / "generated").glob("*.rules.yml"))
-        start_prometheus(stack, alertmanager, rules)
-        assert stack.prometheus is not None
-        prometheus = stack.prometheus
-        # Enough scrapes for rates over $__rate_interval, and the first rule evaluations.
-        wait_until(
-            lambda: (
-                has_data(query_range(prometheus, 'up{job="obsstack-exporter"} == 1', 30))
-                and len(query_range(prometheus, "up", 1)[0]["values"]) > 0
-            ),
-            60,
-            "the first scrapes",
-        )
-        time.sleep(10)  # rates over $__rate_interval
-        # The SLO groups run every 30 s, the first time up to 30 s after start and perhaps on
-        # a single scrape: wait for their second evaluation, as a user opening the dashboards
-        # a minute after start sees them (the tile groups, every 5 minutes, feed only the
-        # period sums, which fall back to the last 30 minutes without them).
-        seen: dict[str, set[str]] = {}
-
-        def evaluated_twice() -> bool:
-            for name, last in prometheus.last_evaluations(longest=60).items():
-                if not last.startswith("0001-"):
-                    seen.setdefault(name, set()).add(last)
-            return len(seen) == len(prometheus.last_evaluations(longest=60)) and all(
-                len(times) >= 2 for times in seen.values()
-            )
-
-        wait_until(evaluated_twice, 90, "two evaluations of every rule group", interval=1)
-        yield stack
-    finally:
-        stack.stop()
 
 
 def resolve(prometheus: Any, dashboard: dict[str, Any]) -> dict[str, str]:

@@ -18,11 +18,12 @@ import pytest
 from PIL import Image
 
 from obsstack.cli import main
-from obsstack.dashboards.render import GAP_PX, HEADER_PX, UNIT_PX, WIDTH_PX
-from tests.dashboards.fixed_prometheus import END, START, start_fixed_prometheus
-from tests.dashboards.pixels import ink
+from obsstack.dashboards.render import HEADER_PX, UNIT_PX, WIDTH_PX
+from tests.dashboards.fixed_prometheus import END, START
+from tests.dashboards.pixels import grid_box, ink
 from tests.support.paths import ROOT
 from tests.support.processes import free_port
+from tests.support.servers import PrivatePrometheus
 
 pytestmark = pytest.mark.e2e
 
@@ -52,18 +53,16 @@ def render(url: str, boards: Path, out: Path, loki: str) -> int:
 
 
 @pytest.fixture(scope="module")
-def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def rendered(
+    fixed_prometheus: PrivatePrometheus, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Any]:
     workdir = tmp_path_factory.mktemp("fixed")
     boards = workdir / "boards"
     boards.mkdir()
     shutil.copy(FIXTURE, boards / "fixture.json")
-    prometheus = start_fixed_prometheus(workdir)
     loki = f"http://127.0.0.1:{free_port()}"  # nothing listens there
-    try:
-        assert render(prometheus.url, boards, workdir / "one", loki) == 0
-        assert render(prometheus.url, boards, workdir / "two", loki) == 0
-    finally:
-        prometheus.stop()
+    assert render(fixed_prometheus.url, boards, workdir / "one", loki) == 0
+    assert render(fixed_prometheus.url, boards, workdir / "two", loki) == 0
     record = json.loads((workdir / "one" / "render.json").read_text())[0]
     return {"record": record, "one": workdir / "one", "two": workdir / "two", "loki": loki}
 
@@ -168,12 +167,7 @@ def test_each_panel_sits_at_its_grid_position(rendered):
     with Image.open(rendered["one"] / record["png"]) as image:
         assert image.size == (WIDTH_PX, height)
     for p in record["panels"]:
-        x, y, w, h = p["grid"]
-        x0, y0, x1, y1 = p["box"]
-        assert x0 * WIDTH_PX == pytest.approx(x * WIDTH_PX / 24 + GAP_PX / 2, abs=1)
-        assert (x1 - x0) * WIDTH_PX == pytest.approx(w * WIDTH_PX / 24 - GAP_PX, abs=1)
-        assert (1 - y1) * height == pytest.approx(HEADER_PX + y * UNIT_PX + GAP_PX / 2, abs=1)
-        assert (y1 - y0) * height == pytest.approx(h * UNIT_PX - GAP_PX, abs=1)
+        assert p["box"] == pytest.approx(grid_box(p["grid"], height), abs=1 / height), p["title"]
 
 
 def test_every_panel_has_ink_in_its_rectangle(rendered):

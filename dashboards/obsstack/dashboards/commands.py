@@ -53,6 +53,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 DEFAULT_RENDER_OUT = "rendered-dashboards"
+DEFAULT_COMPARE_OUT = "compared-dashboards"
 
 
 def _register_render(actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -74,6 +75,28 @@ def _register_render(actions: argparse._SubParsersAction[argparse.ArgumentParser
     )
     add_root_argument(render)
     render.set_defaults(run=_run_render)
+    compare = actions.add_parser(
+        "compare",
+        help="render the dashboards of two git revisions side by side, changed panels marked",
+        description="Render the generated dashboards of two git revisions of the obsstack "
+        "directory (REV_B: the files on disk when omitted) from the same Prometheus over the "
+        "same time range, into an HTML page showing each changed dashboard side by side with "
+        "its added, removed and changed panels listed and outlined.",
+    )
+    compare.add_argument("rev_a", metavar="REV_A", help="the revision before, e.g. main or HEAD~1")
+    compare.add_argument(
+        "rev_b",
+        metavar="REV_B",
+        nargs="?",
+        default=None,
+        help="the revision after (default: the working tree)",
+    )
+    add_render_arguments(compare, DEFAULT_COMPARE_OUT)
+    compare.add_argument(
+        "--all", action="store_true", help="draw unchanged dashboards too (default: listed only)"
+    )
+    add_root_argument(compare)
+    compare.set_defaults(run=_run_compare)
 
 
 def _run_push(args: argparse.Namespace) -> int:
@@ -86,3 +109,9 @@ def _run_render(args: argparse.Namespace) -> int:
     from obsstack.dashboards.render_command import run_render
 
     return run_render(args)
+
+
+def _run_compare(args: argparse.Namespace) -> int:
+    from obsstack.dashboards.compare_command import run_compare
+
+    return run_compare(args)
