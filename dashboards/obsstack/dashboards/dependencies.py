@@ -192,7 +192,7 @@ def _probes() -> Section:
                     "s",
                     [
                         Query(
-                            "time() - " + per_dependency(n.DEPENDENCY_LAST_SUCCESS),
+                            f"clamp_min(time() - {per_dependency(n.DEPENDENCY_LAST_SUCCESS)}, 0)",
                             instant=True,
                             table=True,
                         )

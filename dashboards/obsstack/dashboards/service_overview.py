@@ -103,7 +103,7 @@ def _headline() -> Section:
                     graph=True,
                     links=[LOGS],
                 ),
-                4,
+                3,
                 6,
             ),
             Cell(
@@ -133,7 +133,7 @@ def _headline() -> Section:
                     thresholds=steps("green", *ERROR_STEPS),
                     links=[BY_AGENT],
                 ),
-                6,
+                7,
                 6,
             ),
             Cell(
@@ -145,7 +145,7 @@ def _headline() -> Section:
                     thresholds=steps("green", *LATENCY_STEPS),
                     graph=True,
                 ),
-                4,
+                3,
                 6,
             ),
             Cell(
@@ -156,7 +156,7 @@ def _headline() -> Section:
                     [Query(latency(0.95, ROUTE), by_route, instant=True)],
                     thresholds=steps("green", *LATENCY_STEPS),
                 ),
-                6,
+                7,
                 6,
             ),
         ],
