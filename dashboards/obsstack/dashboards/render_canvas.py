@@ -14,6 +14,7 @@ from obsstack.dashboards.render_model import MUTED, PANEL, TEXT
 DPI = 100
 PX_PER_PT = DPI / 72
 CHAR_WIDTH = 0.6  # of the font size, DejaVu Sans on average
+BOLD_CHAR_WIDTH = 0.75  # DejaVu Sans Bold digits and % are wider
 
 
 @dataclass(frozen=True)
@@ -46,9 +47,12 @@ class Area:
         return ax
 
 
-def fit_font(text: str, width_px: float, height_px: float, largest: float = 40) -> float:
+def fit_font(
+    text: str, width_px: float, height_px: float, largest: float = 40, bold: bool = False
+) -> float:
     """The largest font size (points, at most ``largest``) at which ``text`` fits the box."""
-    by_width = width_px / max(len(text), 1) / CHAR_WIDTH / PX_PER_PT
+    per_char = BOLD_CHAR_WIDTH if bold else CHAR_WIDTH
+    by_width = width_px / max(len(text), 1) / per_char / PX_PER_PT
     by_height = height_px / 1.25 / PX_PER_PT
     return max(5.0, min(largest, by_width, by_height))
 

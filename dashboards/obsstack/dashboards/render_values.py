@@ -109,7 +109,7 @@ def draw_stat(area: Area, panel: Json, frames: Sequence[Frame], out: PanelDrawn)
                 fontsize=size,
                 color=text_colour if mode == "background" else TEXT,
             )
-        size = fit_font(text, tile.width * 0.85, (tile.height - name_h) * 0.6, 90)
+        size = fit_font(text, tile.width * 0.85, (tile.height - name_h) * 0.6, 90, bold=True)
         centre = (1 - name_h / tile.height) / 2
         ax.text(
             0.5,
@@ -166,7 +166,7 @@ def draw_gauge(area: Area, panel: Json, frames: Sequence[Frame], out: PanelDrawn
         ax.add_patch(Wedge((0, 0), 0.86, 225 - 270 * share, 225, width=0.22, color=tint))
         if markers:
             _gauge_markers(ax, fld, low, high)
-        size = fit_font(text, side * 0.55, side * 0.22, 28)
+        size = fit_font(text, side * 0.55, side * 0.22, 28, bold=True)
         ax.text(
             0, 0.05, text, ha="center", va="center", fontsize=size, color=tint, fontweight="bold"
         )
