@@ -9,16 +9,20 @@ apart by ``replica``; the two Watchdogs make one heartbeat stream.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import time
 from pathlib import Path
+
+import httpx
 
 from obsstack.core import naming
 from obsstack.stack.replicas import REPLICA_LABEL
 from obsstack.stack.topology import ALERTMANAGER_PEERS, PROMETHEUS_REPLICAS
 from tests.bundle.ha_stack import HaStack, ha_stack
+from tests.bundle.test_runner import obsstack
 from tests.support.paging_apis import OPSGENIE, PAGERDUTY
-from tests.support.processes import wait_until
+from tests.support.processes import free_port, wait_until
 
 SETTLE = 10.0  # two group intervals, past the last peer's wait: whatever is due is sent
 PAGE = naming.ALERT_SLO_BURN_RATE_PAGE
@@ -111,3 +115,46 @@ def test_the_store_holds_both_replicas_and_one_heartbeat_stream_arrives(tmp_path
         assert all(1.5 <= s <= 2.5 for s in spacings), spacings
         assert all(stack.firing(replica, naming.ALERT_WATCHDOG) for replica in PROMETHEUS_REPLICAS)
         assert stack.apis.incidents() == []
+
+
+def cluster_of(peers: int, status_url: str) -> bool:
+    return len(httpx.get(status_url).json()["cluster"]["peers"]) == peers
+
+
+def test_obsstack_up_ha_starts_the_pair_the_cluster_and_the_store(tmp_path: Path):
+    state = tmp_path / "state"
+    names = (
+        "oncall-sink",
+        "exporter",
+        "node-exporter",
+        *ALERTMANAGER_PEERS,
+        *PROMETHEUS_REPLICAS,
+        "store",
+    )
+    ports = {name: free_port() for name in names}
+    ports |= {f"{peer}:cluster": free_port() for peer in ALERTMANAGER_PEERS}
+    argv = ["--state-dir", str(state), "--scrape-interval", "1s", "--no-demo", "--ha"]
+    started = obsstack("up", *argv, *(f"--port={name}={port}" for name, port in ports.items()))
+    try:
+        assert started.returncode == 0, started.stderr
+        for name in (*ALERTMANAGER_PEERS, *PROMETHEUS_REPLICAS, "store"):
+            assert f"{name:<14} http://127.0.0.1:{ports[name]}/" in started.stdout, name
+        for peer in ALERTMANAGER_PEERS:
+            three = functools.partial(
+                cluster_of, 3, f"http://127.0.0.1:{ports[peer]}/api/v2/status"
+            )
+            wait_until(three, 60, f"{peer} in a cluster of 3")
+        store = f"http://127.0.0.1:{ports['store']}/api/v1/query"
+
+        def replicas_in_store() -> list[str]:
+            result = httpx.get(store, params={"query": "count by (replica) (up)"}).json()
+            return sorted(s["metric"][REPLICA_LABEL] for s in result["data"]["result"])
+
+        wait_until(
+            lambda: replicas_in_store() == sorted(PROMETHEUS_REPLICAS), 60, "both in the store"
+        )
+    finally:
+        stopped = obsstack("down", "--state-dir", str(state))
+    assert stopped.returncode == 0, stopped.stderr
+    for name in (*ALERTMANAGER_PEERS, *PROMETHEUS_REPLICAS, "store"):
+        assert f"stopped {name} " in stopped.stdout, (name, stopped.stdout)

@@ -20,6 +20,7 @@ HA_OUTPUT = f"{OUTPUT}/ha"  # the replicas of compose/docker-compose.ha.yml
 EXPORTER_CONFIG = "compose/exporter/exporter.yaml"
 ALERTING = configs.ALERTING_FILE
 COMPOSE_FILE = "compose/docker-compose.yml"
+HA_COMPOSE_FILE = "compose/docker-compose.ha.yml"  # laid over COMPOSE_FILE
 # The users the bundle's containers run as: Prometheus and Alertmanager (nobody), the obsstack
 # image (10001), Grafana (472), Loki and Jaeger (10001). None owns the checkout.
 CONTAINER_USERS = "nobody, 10001, 472"
@@ -50,21 +51,27 @@ def dependency_names(exporter_config: Path) -> list[str]:
 
 
 def mounted_sources(root: Path) -> list[Path]:
-    """The files and directories of this checkout the compose file bind-mounts or passes as
-    secrets (with their defaults), as paths under ``root``."""
+    """The files and directories of this checkout the compose files (the bundle and its HA
+    overlay) bind-mount or pass as secrets (with their defaults), as paths under ``root``."""
     compose_dir = (root / COMPOSE_FILE).parent
-    # The project's own compose file, with the anchors and aliases Compose files use: not the
-    # strict reader of user configuration.
-    document = yaml.safe_load((root / COMPOSE_FILE).read_text())
     sources: list[str] = []
-    for service in (document.get("services") or {}).values():
-        for volume in service.get("volumes") or []:
-            source = volume.get("source", "") if isinstance(volume, dict) else volume.split(":")[0]
-            if source.startswith("."):
-                sources.append(source)
-    for secret in (document.get("secrets") or {}).values():
-        # ${NAME:-default}: the default, what a fresh compose/.env leaves.
-        sources.append(re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", str(secret.get("file", ""))))
+    for name in (COMPOSE_FILE, HA_COMPOSE_FILE):
+        if not (root / name).is_file():
+            continue
+        # The project's own compose files, with the anchors and aliases Compose files use: not
+        # the strict reader of user configuration.
+        document = yaml.safe_load((root / name).read_text())
+        for service in (document.get("services") or {}).values():
+            for volume in service.get("volumes") or []:
+                if isinstance(volume, dict):
+                    source = volume.get("source", "")
+                else:
+                    source = volume.split(":")[0]
+                if source.startswith("."):
+                    sources.append(source)
+        for secret in (document.get("secrets") or {}).values():
+            # ${NAME:-default}: the default, what a fresh compose/.env leaves.
+            sources.append(re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", str(secret.get("file", ""))))
     return [(compose_dir / source).resolve() for source in sources]
 
 

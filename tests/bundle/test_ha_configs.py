@@ -1,0 +1,80 @@
+"""The HA variant's generated configuration (compose/generated/ha), checked by promtool and
+amtool, and the heartbeat timing a cluster of peers needs."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+import yaml
+
+from obsstack.alerts import load_default_spec
+from obsstack.cli import main
+from obsstack.core.spec import ConfigError
+from obsstack.stack import configs
+from obsstack.stack import generate as bundle_generate
+from obsstack.stack.alerting import load_alerting
+from obsstack.stack.topology import COMPOSE, COMPOSE_HA, PROMETHEUS_REPLICAS
+from tests.bundle.test_configs import REPO, run
+from tests.support.paths import ALERTING
+
+HA = REPO / "compose/generated/ha"
+
+
+@pytest.mark.parametrize("replica", PROMETHEUS_REPLICAS)
+def test_promtool_checks_each_replica_s_config(replica: str, tmp_path: Path):
+    config = yaml.safe_load((HA / f"{replica}.yml").read_text())
+    config["rule_files"] = [str(REPO / "alerts/generated/*.rules.yml")]
+    (tmp_path / "scrape_token").write_text("t")
+    for job in config["scrape_configs"]:
+        if "authorization" in job:
+            job["authorization"]["credentials_file"] = str(tmp_path / "scrape_token")
+    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
+    result = run("promtool", "check", "config", str(tmp_path / "prometheus.yml"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS" in result.stdout
+
+
+def test_amtool_checks_the_peers_config():
+    result = run("amtool", "check-config", str(HA / "alertmanager.yml"))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_replicas_differ_only_in_their_replica_label():
+    first, second = (yaml.safe_load((HA / f"{r}.yml").read_text()) for r in PROMETHEUS_REPLICAS)
+    assert first["global"]["external_labels"] == {"stack": "obsstack", "replica": "prometheus"}
+    second["global"]["external_labels"]["replica"] = "prometheus"
+    assert first == second
+
+
+def test_the_single_stack_keeps_its_heartbeat_timing():
+    assert configs.heartbeat_repeat_interval("1m") == "30s"
+    assert configs.heartbeat_repeat_interval("1m", 1, "15s") == "30s"
+    assert configs.heartbeat_repeat_interval("1m", 3, "15s") == "45s"
+    assert configs.heartbeat_repeat_interval("2s", 3, "500ms") == "1500ms"
+
+
+def test_a_heartbeat_no_longer_than_the_last_peer_s_wait_is_refused():
+    alerting = dataclasses.replace(load_alerting(ALERTING), heartbeat_interval="30s")
+    configs.alertmanager_config(alerting, COMPOSE, load_default_spec())  # one Alertmanager: fine
+    with pytest.raises(ConfigError) as refused:
+        configs.alertmanager_config(alerting, COMPOSE_HA, load_default_spec())
+    assert str(refused.value) == (
+        "compose/alerting.yaml: timings.heartbeat_interval: must be longer than the wait of the "
+        "last of 3 Alertmanager peers (2 x the 15s peer timeout; got 30s)"
+    )
+
+
+def test_generate_refuses_it_in_one_line_and_writes_nothing(tmp_path, capsys, monkeypatch):
+    alerting = tmp_path / "alerting.yaml"
+    alerting.write_text("version: obsstack/v1\ntimings:\n  heartbeat_interval: 20s\n")
+    monkeypatch.setattr(bundle_generate, "ALERTING", str(alerting))
+    code = main(["generate", "--output-dir", str(tmp_path / "out")])
+    captured = capsys.readouterr()
+    assert (code, captured.out) == (2, "")
+    assert captured.err == (
+        "obsstack generate: compose/alerting.yaml: timings.heartbeat_interval: must be longer "
+        "than the wait of the last of 3 Alertmanager peers (2 x the 15s peer timeout; got 20s)\n"
+    )
+    assert not (tmp_path / "out").exists()
