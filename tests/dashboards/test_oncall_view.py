@@ -248,6 +248,21 @@ def test_the_top_row_has_a_stat_coloured_by_thresholds(uid: str):
     ), uid
 
 
+def test_a_number_is_green_only_when_a_threshold_says_it_is_good():
+    # A stat, gauge or bar gauge without thresholds or value mappings is neutral blue: green
+    # would tell on-call that all is well when nothing was measured against a target.
+    uncoloured = [
+        f"{d['uid']}: {p['title']}"
+        for d in committed_dashboards()
+        for p in panels(d)
+        if p["type"] in ("stat", "gauge", "bargauge")
+        and len(steps(p)) == 1
+        and not p["fieldConfig"]["defaults"].get("mappings")
+        and steps(p) != [("blue", None)]
+    ]
+    assert uncoloured == []
+
+
 # -- live: the demo's incident turns the top rows red, and says where -----------------------
 SCRAPE_WINDOW = "30s"  # $__rate_interval here: enough requests that one error is not a spike
 

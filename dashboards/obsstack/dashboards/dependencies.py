@@ -369,6 +369,7 @@ def _search_and_graph() -> Section:
                     "Collections in each Qdrant (reported when an API key is configured).",
                     "short",
                     [Query(per_dependency(n.DEPENDENCY_QDRANT_COLLECTIONS), DEP)],
+                    thresholds=steps("blue"),
                     data_links=[ONE_DEPENDENCY],
                 ),
                 12,
