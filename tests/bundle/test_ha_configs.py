@@ -78,3 +78,16 @@ def test_generate_refuses_it_in_one_line_and_writes_nothing(tmp_path, capsys, mo
         "than the wait of the last of 3 Alertmanager peers (2 x the 15s peer timeout; got 20s)\n"
     )
     assert not (tmp_path / "out").exists()
+
+
+def test_a_group_interval_no_longer_than_the_last_peer_s_wait_is_refused():
+    """Else a stale firing notification of the last peer re-opens a resolved incident
+    (ha_stack's docstring: measured with the real Alertmanager)."""
+    alerting = dataclasses.replace(load_alerting(ALERTING), group_interval="30s")
+    configs.alertmanager_config(alerting, COMPOSE, load_default_spec())
+    with pytest.raises(ConfigError) as refused:
+        configs.alertmanager_config(alerting, COMPOSE_HA, load_default_spec())
+    assert str(refused.value) == (
+        "compose/alerting.yaml: timings.group_interval: must be longer than the wait of the "
+        "last of 3 Alertmanager peers (2 x the 15s peer timeout; got 30s)"
+    )

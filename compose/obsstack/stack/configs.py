@@ -264,16 +264,29 @@ def heartbeat_repeat_interval(
     (peers - 1) x the peer timeout, or the last peer sends a second heartbeat. Halfway between
     the two: half the interval for a single Alertmanager.
     """
-    interval = parse_duration(heartbeat_interval)
+    last_wait = longer_than_last_peer_wait(
+        "heartbeat_interval", heartbeat_interval, peers, peer_timeout
+    )
+    return format_duration((last_wait + parse_duration(heartbeat_interval)) / 2)
+
+
+def longer_than_last_peer_wait(key: str, value: str, peers: int, peer_timeout: str) -> float:
+    """The last peer's wait, in seconds; ConfigError unless timing ``key`` is longer.
+
+    A flush of the last peer begins, waits, then sends what it saw at its beginning. A group
+    interval no longer than that wait lets a resolve sent meanwhile by another peer be followed
+    by this stale firing notification: the incident opens again (measured with Alertmanager
+    0.25, three peers, 15 s peer timeout, 2 s group interval: two triggers and two resolves).
+    """
     last_wait = (peers - 1) * parse_duration(peer_timeout) if peers > 1 else 0.0
-    if last_wait >= interval:
+    if last_wait >= parse_duration(value):
         raise ConfigError(
             ALERTING_FILE,
-            "timings.heartbeat_interval",
+            f"timings.{key}",
             f"must be longer than the wait of the last of {peers} Alertmanager peers "
-            f"({peers - 1} x the {peer_timeout} peer timeout; got {heartbeat_interval})",
+            f"({peers - 1} x the {peer_timeout} peer timeout; got {value})",
         )
-    return format_duration((last_wait + interval) / 2)
+    return last_wait
 
 
 def _explained(explains: str, target: list[str], equal: list[str]) -> dict[str, Any]:
@@ -316,6 +329,10 @@ def _inhibitions(spec: SLOSpec) -> list[dict[str, Any]]:
 def alertmanager_config(alerting: Alerting, topology: Topology, spec: SLOSpec) -> dict[str, Any]:
     """Routes by tier: pages (PagerDuty + Opsgenie), tickets, the Watchdog heartbeat, and
     AlertExplained to a receiver that never notifies; inhibition by AlertExplained only."""
+    peers = len(topology.peers())
+    longer_than_last_peer_wait(
+        "group_interval", alerting.group_interval, peers, topology.peer_timeout
+    )
     return {
         "global": {
             "resolve_timeout": "5m",
@@ -347,7 +364,7 @@ def alertmanager_config(alerting: Alerting, topology: Topology, spec: SLOSpec) -
                     "group_wait": "0s",
                     "group_interval": alerting.heartbeat_interval,
                     "repeat_interval": heartbeat_repeat_interval(
-                        alerting.heartbeat_interval, len(topology.peers()), topology.peer_timeout
+                        alerting.heartbeat_interval, peers, topology.peer_timeout
                     ),
                 },
                 # By tier, never by severity: a spec may set its own severity values.
