@@ -57,3 +57,13 @@ def test_a_bad_exporter_config_is_one_line_and_nothing_is_written(tmp_path, caps
     assert err.count("\n") == 1
     assert "kubernetes/exporter.yaml: dependencies[1].kind" in err
     assert not out.exists()
+
+
+def test_a_missing_exporter_config_is_one_line_and_nothing_is_written(tmp_path, capsys):
+    root = _root_copy(tmp_path)
+    out = tmp_path / "out"
+    assert main(["generate", "--root", str(root), "--output-dir", str(out)]) == 2
+    err = capsys.readouterr().err
+    missing = root / generate.EXPORTER_CONFIG
+    assert err == f"obsstack generate: {missing}: cannot read: No such file or directory\n"
+    assert not out.exists()

@@ -43,8 +43,8 @@ def generate(context: GenerateContext) -> list[Artifact]:
     root = context.source_root
     spec = load_spec(context.spec)
     alerting = load_alerting(root / ALERTING)
+    dependencies = dependency_names(root / EXPORTER_CONFIG)  # a ConfigError if unreadable
     exporter_config = (root / EXPORTER_CONFIG).read_text()
-    dependencies = dependency_names(root / EXPORTER_CONFIG)
     template_header = f"{HEADER}: edit {ALERTING} and run `obsstack generate`"
     files: dict[str, tuple[list[Any], str]] = {
         "rules.yaml": (prometheus_rules(spec), spec.source),
