@@ -22,6 +22,7 @@ from tests.support.servers import PrivatePrometheus
 START = 1767225600  # 2026-01-01T00:00:00Z
 END = START + 3600
 STEP = 15
+FIXED_RANGE = ["--from", str(START), "--to", str(END)]  # the render flags for that hour
 
 
 def openmetrics() -> str:

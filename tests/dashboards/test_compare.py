@@ -18,7 +18,7 @@ import pytest
 
 from obsstack.cli import main
 from obsstack.dashboards.compare import diff_dashboards
-from tests.dashboards.fixed_prometheus import END, START
+from tests.dashboards.fixed_prometheus import FIXED_RANGE
 from tests.support.paths import ROOT
 from tests.support.servers import PrivatePrometheus
 
@@ -75,10 +75,7 @@ def compare(repo: Path, url: str, out: Path, *revs: str) -> int:
             str(repo),
             "--prometheus",
             url,
-            "--from",
-            str(START),
-            "--to",
-            str(END),
+            *FIXED_RANGE,
             "--out",
             str(out),
         ]

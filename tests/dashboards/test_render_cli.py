@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from obsstack.cli import main
+from obsstack.dashboards.render import render_dashboard
 from obsstack.dashboards.render_command import write_output
+from obsstack.dashboards.render_data import Prometheus, TimeRange
+from obsstack.dashboards.render_queries import Sources
 from tests.support.paths import ROOT
 from tests.support.processes import free_port
 
@@ -101,3 +105,24 @@ def test_a_failed_run_leaves_the_previous_output_untouched(tmp_path):
     write_output(out, lambda d: (d / "index.html").write_text("second"))
     assert (out / "index.html").read_text() == "second"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_text_panels_need_no_query_and_unknown_types_say_so(tmp_path):
+    read_me: dict[str, Any] = {
+        "id": 1,
+        "type": "text",
+        "title": "Read me",
+        "gridPos": {"w": 12, "h": 4},
+    }
+    read_me["options"] = {"content": "# Runbook\nRestart the exporter."}
+    pie = {"id": 2, "type": "piechart", "title": "Pie", "gridPos": {"x": 12, "w": 12, "h": 4}}
+    board = {"uid": "text-only", "title": "Text only", "panels": [read_me, pie]}
+    nowhere = Sources(Prometheus(f"http://127.0.0.1:{free_port()}"), 15.0)
+    png = tmp_path / "text.png"
+    drawn = render_dashboard(board, "text.json", png, nowhere, TimeRange(0, 3600))
+    text, other = drawn.panels
+    assert [(v.name, v.text) for v in text.values] == [
+        ("content", "Runbook\nRestart the exporter.")
+    ]
+    assert other.notice == "panel type 'piechart' is not drawn here"
+    assert png.stat().st_size > 0

@@ -19,7 +19,7 @@ from PIL import Image
 
 from obsstack.cli import main
 from obsstack.dashboards.render import HEADER_PX, UNIT_PX, WIDTH_PX
-from tests.dashboards.fixed_prometheus import END, START
+from tests.dashboards.fixed_prometheus import FIXED_RANGE
 from tests.dashboards.pixels import grid_box, ink
 from tests.support.paths import ROOT
 from tests.support.processes import free_port
@@ -38,10 +38,7 @@ def render(url: str, boards: Path, out: Path, loki: str) -> int:
             "render",
             "--prometheus",
             url,
-            "--from",
-            str(START),
-            "--to",
-            str(END),
+            *FIXED_RANGE,
             "--out",
             str(out),
             "--dashboards-dir",

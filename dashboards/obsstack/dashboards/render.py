@@ -12,11 +12,12 @@ Drawn with matplotlib's Agg canvas (no pyplot, no display), DejaVu Sans, and wit
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from obsstack.dashboards.render_canvas import DPI, Area, clip, write_notice
+from obsstack.dashboards import render_table, render_timeseries, render_values
+from obsstack.dashboards.render_canvas import DPI, Area, PanelJob, clip, write_notice
 from obsstack.dashboards.render_data import (
     SourceProblem,
     TimeRange,
@@ -253,43 +254,37 @@ def _content(
     window: TimeRange,
     out: PanelDrawn,
 ) -> None:
-    from obsstack.dashboards import render_table, render_timeseries, render_values
-
     kind = out.type
-    if kind == "text":
-        render_values.draw_text(area, panel, out)
-        return
-    if kind not in _DRAWN:
+    if kind not in DRAWERS:
         out.notice = f"panel type {kind!r} is not drawn here"
         write_notice(area, out.notice)
         return
     width = round(area.width)
-    try:
-        frames = panel_frames(panel, sources, variables, window, width)
-    except SourceProblem as problem:
-        out.notice = str(problem)
-        write_notice(area, out.notice)
-        return
-    if not _has_points(frames):
-        out.notice = NO_DATA
-        write_notice(area, NO_DATA)
-        return
+    frames: list[Frame] = []
+    if kind != "text":
+        try:
+            frames = panel_frames(panel, sources, variables, window, width)
+        except SourceProblem as problem:
+            out.notice = str(problem)
+            write_notice(area, out.notice)
+            return
+        if not _has_points(frames):
+            out.notice = NO_DATA
+            write_notice(area, NO_DATA)
+            return
     step = query_step(window, width, sources.scrape_interval)
-    if kind == "timeseries":
-        render_timeseries.draw_timeseries(area, panel, frames, window, step, out)
-    elif kind == "state-timeline":
-        render_timeseries.draw_state_timeline(area, panel, frames, window, step, out)
-    elif kind == "stat":
-        render_values.draw_stat(area, panel, frames, out)
-    elif kind == "gauge":
-        render_values.draw_gauge(area, panel, frames, out)
-    elif kind == "bargauge":
-        render_values.draw_bargauge(area, panel, frames, out)
-    else:
-        render_table.draw_table(area, panel, frames, out)
+    DRAWERS[kind](PanelJob(area, panel, frames, window, step), out)
 
 
-_DRAWN = {"timeseries", "state-timeline", "stat", "gauge", "bargauge", "table"}
+DRAWERS: dict[str, Callable[[PanelJob, PanelDrawn], None]] = {
+    "timeseries": render_timeseries.draw_timeseries,
+    "state-timeline": render_timeseries.draw_state_timeline,
+    "stat": render_values.draw_stat,
+    "gauge": render_values.draw_gauge,
+    "bargauge": render_values.draw_bargauge,
+    "table": render_table.draw_table,
+    "text": render_values.draw_text,
+}
 
 
 def _has_points(frames: Sequence[Frame]) -> bool:

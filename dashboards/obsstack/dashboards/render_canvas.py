@@ -6,10 +6,12 @@ of the figure; an :class:`Area` converts, measuring from its top-left corner as 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from obsstack.dashboards.render_model import MUTED, PANEL, TEXT
+from obsstack.dashboards.render_data import TimeRange
+from obsstack.dashboards.render_model import MUTED, PANEL, TEXT, Frame
 
 DPI = 100
 PX_PER_PT = DPI / 72
@@ -45,6 +47,18 @@ class Area:
         if not visible:
             ax.set_axis_off()
         return ax
+
+
+@dataclass(frozen=True)
+class PanelJob:
+    """What every panel drawer is given: where to draw, the panel's JSON, its frames, the
+    time range and the query step (seconds)."""
+
+    area: Area
+    panel: dict[str, Any]
+    frames: Sequence[Frame]
+    window: TimeRange
+    step: float
 
 
 def fit_font(

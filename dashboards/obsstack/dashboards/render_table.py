@@ -13,7 +13,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from obsstack.dashboards.render_canvas import Area, clip
+from obsstack.dashboards.render_canvas import PanelJob, clip
 from obsstack.dashboards.render_fields import panel_field, reduce
 from obsstack.dashboards.render_model import BORDER, MUTED, TEXT, Frame, PanelDrawn
 
@@ -62,8 +62,9 @@ def _sort_key(cell: Cell) -> tuple[int, float, str]:
     return (0, 0.0, str(cell or ""))
 
 
-def draw_table(area: Area, panel: Json, frames: Sequence[Frame], out: PanelDrawn) -> None:
+def draw_table(job: PanelJob, out: PanelDrawn) -> None:
     """Header and as many rows as fit; the rest counted in the last line."""
+    area, panel, frames = job.area, job.panel, job.frames
     fld = panel_field(panel)
     names, rows = tabulate(panel, frames)
     texts = [[_cell(c, fld.text) for c in row] for row in rows]

@@ -18,7 +18,7 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
-from obsstack.dashboards.render_canvas import Area, chars_fitting, clip
+from obsstack.dashboards.render_canvas import Area, PanelJob, chars_fitting, clip
 from obsstack.dashboards.render_data import TimeRange
 from obsstack.dashboards.render_fields import Field, display_name, panel_field, reduce, series_field
 from obsstack.dashboards.render_model import (
@@ -40,15 +40,9 @@ LEGEND_PT = 7.0
 _CALC_NAMES = {"lastNotNull": "last *", "firstNotNull": "first *", "mean": "mean", "max": "max"}
 
 
-def draw_timeseries(
-    area: Area,
-    panel: Json,
-    frames: Sequence[Frame],
-    window: TimeRange,
-    step: float,
-    out: PanelDrawn,
-) -> None:
+def draw_timeseries(job: PanelJob, out: PanelDrawn) -> None:
     """Draw a time series panel into ``area``; record series, legend and thresholds."""
+    area, panel, frames, window, step = job.area, job.panel, job.frames, job.window, job.step
     base = panel_field(panel)
     fields = [series_field(panel, base, f) for f in frames]
     colours = [
@@ -245,15 +239,9 @@ def _draw_legend(area: Area, legend: Sequence[tuple[str, int]], colours: Sequenc
 
 
 # -- state timeline -----------------------------------------------------------------------------
-def draw_state_timeline(
-    area: Area,
-    panel: Json,
-    frames: Sequence[Frame],
-    window: TimeRange,
-    step: float,
-    out: PanelDrawn,
-) -> None:
+def draw_state_timeline(job: PanelJob, out: PanelDrawn) -> None:
     """Lanes of coloured states, one per series, with the states' legend below."""
+    area, panel, frames, window, step = job.area, job.panel, job.frames, job.window, job.step
     base = panel_field(panel)
     states = _state_legend(base)
     legend_area, plot_area = _split_for_legend(

@@ -14,7 +14,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from obsstack.dashboards.render_canvas import CHAR_WIDTH, PX_PER_PT, Area, clip, fit_font
+from obsstack.dashboards.render_canvas import CHAR_WIDTH, PX_PER_PT, Area, PanelJob, clip, fit_font
 from obsstack.dashboards.render_fields import (
     Field,
     calc_of,
@@ -79,8 +79,9 @@ def _threshold_list(fld: Field) -> list[ThresholdDrawn]:
     ]
 
 
-def draw_stat(area: Area, panel: Json, frames: Sequence[Frame], out: PanelDrawn) -> None:
+def draw_stat(job: PanelJob, out: PanelDrawn) -> None:
     """Big value per series, coloured by mapping or threshold."""
+    area, panel, frames = job.area, job.panel, job.frames
     options = panel.get("options") or {}
     mode = options.get("colorMode", "value")
     items = _values(panel, frames)
@@ -143,8 +144,9 @@ def _range(fld: Field, values: Sequence[float | None]) -> tuple[float, float]:
     return low, high if high > low else low + 1
 
 
-def draw_gauge(area: Area, panel: Json, frames: Sequence[Frame], out: PanelDrawn) -> None:
+def draw_gauge(job: PanelJob, out: PanelDrawn) -> None:
     """An arc per series filled to its value, thresholds around it."""
+    area, panel, frames = job.area, job.panel, job.frames
     from matplotlib.patches import Wedge
 
     items = _values(panel, frames)
@@ -199,8 +201,9 @@ def _gauge_markers(ax: Any, fld: Field, low: float, high: float) -> None:
             )
 
 
-def draw_bargauge(area: Area, panel: Json, frames: Sequence[Frame], out: PanelDrawn) -> None:
+def draw_bargauge(job: PanelJob, out: PanelDrawn) -> None:
     """One horizontal bar per series: name, bar filled to its share, value."""
+    area, panel, frames = job.area, job.panel, job.frames
     items = _values(panel, frames)
     base = panel_field(panel)
     low, high = _range(base, [v for *_, v in items])
@@ -254,8 +257,9 @@ def _rect(x: float, y: float, w: float, h: float, tint: str) -> Any:
     return Rectangle((x, y), w, h, color=tint, linewidth=0)
 
 
-def draw_text(area: Area, panel: Json, out: PanelDrawn) -> None:
+def draw_text(job: PanelJob, out: PanelDrawn) -> None:
     """A text panel's content, as plain lines."""
+    area, panel = job.area, job.panel
     content = str((panel.get("options") or {}).get("content", ""))
     lines = [line.lstrip("#").strip() for line in content.splitlines() if line.strip()]
     ax = area.axes()
