@@ -20,7 +20,7 @@ import math
 import os
 import re
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from json.encoder import encode_basestring_ascii
@@ -127,9 +127,7 @@ _LEADING_FIELDS = frozenset({"timestamp", "level", "logger", "message"})
 _ENCODER = JsonEncoder()
 
 
-@functools.lru_cache(maxsize=4)
-def _second(whole: float) -> str:
-    return datetime.fromtimestamp(whole, tz=UTC).isoformat()[:-6]
+_last_second: list[Any] = [None, ""]  # the second last written, and its date and time
 
 
 def utc_timestamp(created: float) -> str:
@@ -143,9 +141,11 @@ def utc_timestamp(created: float) -> str:
         whole, micros = whole + 1, micros - 1_000_000
     elif micros < 0:
         whole, micros = whole - 1, micros + 1_000_000
-    if micros:
-        return f"{_second(whole)}.{micros:06d}+00:00"
-    return f"{_second(whole)}+00:00"
+    last = _last_second
+    if whole != last[0]:
+        last[1] = datetime.fromtimestamp(whole, tz=UTC).isoformat()[:-6]
+        last[0] = whole
+    return f"{last[1]}.{micros:06d}+00:00" if micros else f"{last[1]}+00:00"
 
 
 class ScrubbingJsonFormatter(JsonFormatter):
@@ -164,36 +164,58 @@ class ScrubbingJsonFormatter(JsonFormatter):
             **kwargs,
         )
         self.scrub = _extra_scrub(scrub)
+        # python-json-logger's options are given to the constructor: decided once.
+        self._direct = self._default_steps()
 
     def format(self, record: logging.LogRecord) -> str:
+        fields = record.__dict__
         if (
-            record.exc_info
+            not self._direct
+            or record.exc_info
             or record.exc_text
             or record.stack_info
             or isinstance(record.msg, dict)
-            or not self._default_steps()
         ):
             return super().format(record)
         record.message = record.getMessage()
-        scrub = self.scrub
-        skip = self._skip_fields
-        extras = []
-        for key, value in record.__dict__.items():
-            if key in skip or key == "color_message":
-                continue
-            if not isinstance(key, str) or key in _LEADING_FIELDS:
+        added = fields.keys() - self._skip_fields
+        extras: str | None = ""
+        if added:
+            # Fields added to a record (extra=..., filters) follow the standard ones: the
+            # reversed walk meets them first.
+            found = []
+            for key in reversed(fields):
+                if key in added:
+                    found.append(key)
+                    if len(found) == len(added):
+                        break
+            extras = self._encode_extras(fields, reversed(found))
+            if extras is None:
                 return super().format(record)
-            if key.startswith("_"):
-                continue
-            if key not in _PLAIN_FIELDS:
-                value = redact_field(key, value, scrub)
-            extras.append(f", {encode_basestring_ascii(key)}: {_encode(value)}")
-        message = redact_field("message", record.message, scrub)
         return (
             f'{self.prefix}{{"timestamp": "{utc_timestamp(record.created)}", '
             f'"level": {_encode(record.levelname)}, "logger": {_encode(record.name)}, '
-            f'"message": {_encode(message)}{"".join(extras)}}}'
+            f'"message": {_encode(redact_field("message", record.message, self.scrub))}'
+            f"{extras or ''}}}"
         )
+
+    def _encode_extras(self, fields: dict[str, Any], keys: Iterable[str]) -> str | None:
+        """The added fields of a record as they end its line; None when one needs the base's
+        steps (a field named like a leading one, or not named by a string)."""
+        scrub = self.scrub
+        encoded = []
+        for key in keys:
+            if key == "color_message":
+                continue
+            if not isinstance(key, str) or key in _LEADING_FIELDS:
+                return None
+            if key.startswith("_"):
+                continue
+            value = fields[key]
+            if key not in _PLAIN_FIELDS:
+                value = redact_field(key, value, scrub)
+            encoded.append(f", {encode_basestring_ascii(key)}: {_encode(value)}")
+        return "".join(encoded)
 
     def _default_steps(self) -> bool:
         """Whether this formatter runs python-json-logger's steps as configured here."""
