@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from obsstack.dashboards.render_data import TimeRange, interval_values
+from obsstack.dashboards.render_queries import legend_name
 from obsstack.dashboards.render_units import colour, format_value, palette_colour, threshold_colour
 
 
@@ -56,3 +58,38 @@ def test_named_and_palette_colours_are_the_dark_themes():
     assert colour("rgb(255, 0, 10)") == "#FF000A"
     assert colour("#123456") == "#123456"
     assert [palette_colour(i) for i in range(3)] == ["#73BF69", "#FADE2A", "#5794F2"]
+
+
+@pytest.mark.parametrize(
+    ("legend", "labels", "name"),
+    [
+        ("{{route}} ({{ method }})", {"route": "/a", "method": "GET"}, "/a (GET)"),
+        ("{{missing}}x", {"route": "/a"}, "x"),
+        ("__auto", {"route": "/a"}, "/a"),
+        (
+            None,
+            {"__name__": "up", "job": "api", "instance": "h:1"},
+            'up{instance="h:1", job="api"}',
+        ),
+        (None, {}, "sum(up)"),
+    ],
+)
+def test_series_names_as_grafanas_prometheus_data_source_gives_them(legend, labels, name):
+    assert legend_name(legend, labels, "sum(up)") == name
+
+
+@pytest.mark.parametrize(
+    ("seconds", "width", "scrape", "interval", "rate"),
+    [
+        (3600, 780, 15.0, "15s", "1m"),  # 4.6 s a pixel: the scrape interval is the floor
+        (3600, 780, 1.0, "5s", "6s"),  # max($__interval + scrape, 4 x scrape)
+        (604800, 780, 15.0, "15m", "915s"),  # 775 s a pixel rounds to 15m
+        (86400 * 90, 780, 15.0, "3h", "10815s"),  # 9969 s a pixel rounds to 3h
+    ],
+)
+def test_interval_and_rate_interval_as_grafana_computes_them(
+    seconds, width, scrape, interval, rate
+):
+    bound = interval_values(TimeRange(0, seconds), width, scrape)
+    assert (bound["__interval"], bound["__rate_interval"]) == (interval, rate)
+    assert bound["__range"] == f"{seconds}s"

@@ -118,11 +118,13 @@ def _frame(ref: str, target: Json, series: Series, expr: str) -> Frame:
 
 
 def legend_name(legend_format: str | None, labels: Mapping[str, str], expr: str) -> str:
-    """A series' display name: the legend format expanded, or ``name{label="value", ...}``."""
+    """A series' display name as Grafana's Prometheus data source names it: the legend format
+    expanded; with ``__auto`` and one label, its value; else ``name{label="value", ...}``
+    (labels sorted), else the expression."""
     if legend_format and legend_format != "__auto":
         return _LEGEND.sub(lambda m: labels.get(m[1], ""), legend_format)
+    if legend_format == "__auto" and len(labels) == 1:
+        return next(iter(labels.values()))
     name = labels.get("__name__", "")
     rest = ", ".join(f'{k}="{v}"' for k, v in sorted(labels.items()) if k != "__name__")
-    if rest:
-        return f"{name}{{{rest}}}"
-    return name or expr
+    return f"{name}{{{rest}}}" if rest else name or expr
