@@ -93,6 +93,11 @@ def test_time_series_draws_each_route_with_its_legend_and_dashed_threshold(rende
     }
 
 
+def test_the_soft_maximum_widens_the_axis_to_show_the_threshold(rendered):
+    low, high = panel(rendered, "Requests per route")["axis"]
+    assert low == 0 and 15 <= high < 16  # data up to 10 req/s, axisSoftMax 15, threshold 12
+
+
 def test_state_timeline_colours_each_state_by_its_value_mapping(rendered):
     assert described(panel(rendered, "Dependency state")) == {
         **NOTHING,

@@ -71,6 +71,7 @@ class PanelDrawn:
     table: list[list[str]] = field(default_factory=list)  # header first
     thresholds: list[ThresholdDrawn] = field(default_factory=list)
     legend: list[str] = field(default_factory=list)
+    axis: tuple[float, float] | None = None  # a time series' y range
     notice: str = ""
     changed: bool = False
 

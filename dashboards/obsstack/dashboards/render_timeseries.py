@@ -73,6 +73,8 @@ def draw_timeseries(job: PanelJob, out: PanelDrawn) -> None:
                 ax.fill_between(xs, floor, ys, color=tint, alpha=alpha, linewidth=0)
         out.series.append(SeriesDrawn(name, len(frame.points), tint))
     _limits(ax, base, extent)
+    low, high = ax.get_ylim()
+    out.axis = (float(low), float(high))
     out.thresholds = _thresholds(ax, base)
     if legend_area is not None:
         _draw_legend(legend_area, legend, colours)
@@ -139,7 +141,8 @@ def tick_text(value: float, unit: str) -> str:
 
 
 def _limits(ax: Any, fld: Field, values: Sequence[float]) -> None:
-    """The y range: the field's min/max, else the data's, from 0 when nothing is negative."""
+    """The y range: the field's min/max, else the data's (and the soft limits'), from 0 when
+    nothing is negative."""
     finite = [v for v in values if math.isfinite(v)]
     if ax.get_yscale() == "log":
         positive = [v for v in finite if v > 0] or [1.0]
@@ -150,6 +153,10 @@ def _limits(ax: Any, fld: Field, values: Sequence[float]) -> None:
             ax.set_ylim(low, high if high > low else low * 10)
         return
     lowest, highest = (min(finite), max(finite)) if finite else (0.0, 1.0)
+    # Thresholds do not widen the axis (as in Grafana); axisSoftMin/axisSoftMax do.
+    soft_low, soft_high = fld.custom.get("axisSoftMin"), fld.custom.get("axisSoftMax")
+    lowest = min(lowest, float(soft_low)) if soft_low is not None else lowest
+    highest = max(highest, float(soft_high)) if soft_high is not None else highest
     low = fld.min if fld.min is not None else (0.0 if lowest >= 0 else lowest - 0.05 * abs(lowest))
     high = fld.max if fld.max is not None else highest + 0.05 * (highest - low)
     ax.set_ylim(low, high if high > low else low + 1)
