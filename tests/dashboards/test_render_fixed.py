@@ -10,7 +10,9 @@ Loki) and a collapsed row.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +24,7 @@ from obsstack.dashboards.render import HEADER_PX, UNIT_PX, WIDTH_PX
 from tests.dashboards.fixed_prometheus import FIXED_RANGE
 from tests.dashboards.pixels import grid_box, ink
 from tests.support.paths import ROOT
-from tests.support.processes import free_port
+from tests.support.processes import OBSSTACK, free_port
 from tests.support.servers import PrivatePrometheus
 
 pytestmark = pytest.mark.e2e
@@ -186,6 +188,32 @@ def test_same_data_gives_the_same_bytes_without_a_software_stamp(rendered):
     assert one == (rendered["two"] / "fixture.png").read_bytes()
     with Image.open(rendered["one"] / "fixture.png") as image:
         assert "Software" not in image.info
+
+
+def test_a_users_matplotlibrc_changes_nothing(rendered, fixed_prometheus, tmp_path):
+    rc = tmp_path / "matplotlibrc"
+    rc.write_text("font.family: serif\nlines.linewidth: 5\naxes.facecolor: white\n")
+    boards = tmp_path / "boards"
+    boards.mkdir()
+    shutil.copy(FIXTURE, boards / "fixture.json")
+    argv = [
+        *OBSSTACK,
+        "dashboards",
+        "render",
+        "--prometheus",
+        fixed_prometheus.url,
+        *FIXED_RANGE,
+        "--out",
+        str(tmp_path / "out"),
+        "--dashboards-dir",
+        str(boards),
+        "--loki",
+        rendered["loki"],
+    ]
+    done = subprocess.run(argv, env={**os.environ, "MATPLOTLIBRC": str(rc)}, capture_output=True)
+    assert done.returncode == 0, done.stderr
+    png = (tmp_path / "out" / "fixture.png").read_bytes()
+    assert png == (rendered["one"] / "fixture.png").read_bytes()
 
 
 def test_index_lists_the_dashboard_with_its_time_range_and_picture(rendered):

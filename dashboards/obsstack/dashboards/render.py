@@ -88,6 +88,21 @@ def render_dashboard(
     changed: frozenset[str] = frozenset(),
 ) -> DashboardDrawn:
     """Query and draw ``dashboard`` into ``png``; what was drawn, panel by panel."""
+    import matplotlib.style
+
+    # matplotlib's defaults and its bundled font, whatever a matplotlibrc says.
+    with matplotlib.style.context(["default", {"font.family": "DejaVu Sans"}]):
+        return _render(dashboard, source, png, sources, window, changed)
+
+
+def _render(
+    dashboard: Json,
+    source: str,
+    png: Path,
+    sources: Sources,
+    window: TimeRange,
+    changed: frozenset[str],
+) -> DashboardDrawn:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
