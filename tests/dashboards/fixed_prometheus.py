@@ -8,11 +8,13 @@ Every 15 s from START to END:
 - ``demo_requests_total{route="/a"}`` grows by 10 a second, ``{route="/b"}`` by 5;
 - ``demo_up{dependency="db"}`` is 1; ``{dependency="cache"}`` is 1, then 0 for the last 10 min;
 - ``demo_ratio`` is 0.95, ``demo_bytes`` 1536;
-- ``demo_latency_seconds{route="/a"}`` is 0.05, ``{route="/b"}`` 0.2.
+- ``demo_latency_seconds{route="/a"}`` is 0.05, ``{route="/b"}`` 0.2, ``{route="/c"}`` NaN
+  (a ratio of nothing over nothing).
 """
 
 from __future__ import annotations
 
+import math
 import subprocess
 from pathlib import Path
 
@@ -41,6 +43,7 @@ def openmetrics() -> str:
         "# TYPE demo_latency_seconds gauge",
         *_samples("demo_latency_seconds", {"route": "/a"}, lambda t: 0.05),
         *_samples("demo_latency_seconds", {"route": "/b"}, lambda t: 0.2),
+        *_samples("demo_latency_seconds", {"route": "/c"}, lambda t: math.nan),
         "# EOF",
     ]
     return "\n".join(lines) + "\n"
@@ -49,7 +52,11 @@ def openmetrics() -> str:
 def _samples(name: str, labels: dict[str, str], value) -> list[str]:
     text = ",".join(f'{k}="{v}"' for k, v in labels.items())
     selector = f"{name}{{{text}}}" if text else name
-    return [f"{selector} {value(t)} {t}" for t in range(START, END + 1, STEP)]
+    lines = []
+    for moment in range(START, END + 1, STEP):
+        number = value(moment)
+        lines.append(f"{selector} {'NaN' if math.isnan(number) else repr(number)} {moment}")
+    return lines
 
 
 def start_fixed_prometheus(workdir: Path) -> PrivatePrometheus:
