@@ -29,10 +29,10 @@ def run(*argv: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([require_binary(argv[0]), *argv[1:]], capture_output=True, text=True)
 
 
-def test_promtool_checks_the_prometheus_config(tmp_path: Path):
-    # Checked with the rule files it loads, from where compose mounts them, and a token file
-    # where the tokens service writes it.
-    config = yaml.safe_load((GENERATED / "prometheus.yml").read_text())
+def promtool_check_config(path: Path, tmp_path: Path) -> None:
+    """promtool accepts the generated ``path``, checked with the rule files it loads, from
+    where compose mounts them, and a token file where the tokens service writes it."""
+    config = yaml.safe_load(path.read_text())
     config["rule_files"] = [str(REPO / "alerts/generated/*.rules.yml")]
     (tmp_path / "scrape_token").write_text("t")
     for job in config["scrape_configs"]:
@@ -42,6 +42,10 @@ def test_promtool_checks_the_prometheus_config(tmp_path: Path):
     result = run("promtool", "check", "config", str(tmp_path / "prometheus.yml"))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "SUCCESS" in result.stdout
+
+
+def test_promtool_checks_the_prometheus_config(tmp_path: Path):
+    promtool_check_config(GENERATED / "prometheus.yml", tmp_path)
 
 
 def test_prometheus_scrapes_every_component_and_probes_each_dependency():

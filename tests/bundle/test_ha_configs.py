@@ -16,7 +16,7 @@ from obsstack.stack import configs
 from obsstack.stack import generate as bundle_generate
 from obsstack.stack.alerting import load_alerting
 from obsstack.stack.topology import COMPOSE, COMPOSE_HA, PROMETHEUS_REPLICAS
-from tests.bundle.test_configs import REPO, run
+from tests.bundle.test_configs import REPO, promtool_check_config, run
 from tests.support.paths import ALERTING
 
 HA = REPO / "compose/generated/ha"
@@ -24,16 +24,7 @@ HA = REPO / "compose/generated/ha"
 
 @pytest.mark.parametrize("replica", PROMETHEUS_REPLICAS)
 def test_promtool_checks_each_replica_s_config(replica: str, tmp_path: Path):
-    config = yaml.safe_load((HA / f"{replica}.yml").read_text())
-    config["rule_files"] = [str(REPO / "alerts/generated/*.rules.yml")]
-    (tmp_path / "scrape_token").write_text("t")
-    for job in config["scrape_configs"]:
-        if "authorization" in job:
-            job["authorization"]["credentials_file"] = str(tmp_path / "scrape_token")
-    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
-    result = run("promtool", "check", "config", str(tmp_path / "prometheus.yml"))
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS" in result.stdout
+    promtool_check_config(HA / f"{replica}.yml", tmp_path)
 
 
 def test_amtool_checks_the_peers_config():
