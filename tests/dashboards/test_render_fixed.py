@@ -123,7 +123,7 @@ def test_stat_gauge_and_bar_gauge_show_values_in_units_and_threshold_colours(ren
     assert described(panel(rendered, "Latency per route"))["values"] == [
         ("/a", "50 ms", GREEN),
         ("/b", "200 ms", RED),
-        ("/c", "NaN", GREEN),  # as Grafana shows a NaN sample
+        ("/c", "n/a", GREEN),  # only NaN samples: the panel's noValue (Grafana's default "-")
     ]
     assert described(panel(rendered, "Payload"))["values"] == [("demo_bytes", "1.50 KiB", GREEN)]
 

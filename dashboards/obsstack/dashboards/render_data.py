@@ -110,7 +110,6 @@ class Series:
 
     labels: Mapping[str, str]
     points: tuple[tuple[float, float], ...]
-    nan: bool = False  # some samples were NaN (0/0): Grafana shows "NaN" for them
 
 
 @dataclass
@@ -182,8 +181,7 @@ def _series(result: list[Json]) -> list[Series]:
             number = float(text)
             if not math.isnan(number):
                 points.append((float(moment), number))
-        nan = len(points) < len(values)
-        out.append(Series(dict(item.get("metric", {})), tuple(points), nan))
+        out.append(Series(dict(item.get("metric", {})), tuple(points)))
     return out
 
 

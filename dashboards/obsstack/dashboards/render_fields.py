@@ -37,6 +37,7 @@ class Field:
     fixed_colour: str | None = None
     mappings: Sequence[Json] = ()
     display_name: str | None = None
+    no_value: str = "-"  # Grafana's "No value" option: what an empty or null value shows
     custom: Json = field(default_factory=dict)
 
     def text(self, value: float | None) -> str:
@@ -44,6 +45,8 @@ class Field:
         mapped = self.mapped(value)
         if mapped and mapped.get("text"):
             return str(mapped["text"])
+        if value is None:
+            return self.no_value
         return format_value(value, self.unit, self.decimals)
 
     def colour_of(self, value: float | None, index: int) -> str:
@@ -101,6 +104,7 @@ def panel_field(panel: Json) -> Field:
         fixed_colour=(defaults.get("color") or {}).get("fixedColor"),
         mappings=tuple(defaults.get("mappings") or ()),
         display_name=defaults.get("displayName"),
+        no_value=str(defaults.get("noValue") or "-"),
         custom=dict(defaults.get("custom") or {}),
     )
 
@@ -140,6 +144,8 @@ def _apply(base: Field, prop: str, value: Any) -> Field:
         return replace(
             base, colour_mode=str(value.get("mode")), fixed_colour=value.get("fixedColor")
         )
+    if prop == "noValue":
+        return replace(base, no_value=str(value))
     if prop == "displayName":
         return replace(base, display_name=str(value))
     if prop == "unit":

@@ -33,7 +33,6 @@ class Frame:
     name: str
     labels: Mapping[str, str]
     points: tuple[tuple[float, float], ...]
-    nan: bool = False  # some samples were NaN, left out of ``points``
 
 
 @dataclass

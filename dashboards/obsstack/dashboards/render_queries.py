@@ -114,7 +114,6 @@ def _frame(ref: str, target: Json, series: Series, expr: str) -> Frame:
         legend_name(target.get("legendFormat"), series.labels, expr),
         series.labels,
         series.points,
-        series.nan,
     )
 
 

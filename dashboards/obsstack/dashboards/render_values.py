@@ -48,11 +48,6 @@ def _values(panel: Json, frames: Sequence[Frame]) -> list[tuple[Frame, Field, st
     return out
 
 
-def _text(fld: Field, frame: Frame, value: float | None) -> str:
-    """The value's text; "NaN" for a series whose samples were all NaN, as Grafana shows it."""
-    return "NaN" if value is None and frame.nan else fld.text(value)
-
-
 def _grid(count: int, width: float, height: float, aspect: float) -> tuple[int, int]:
     """Columns and rows for ``count`` tiles, keeping each near ``aspect`` (width / height)."""
     best = (1, count)
@@ -95,7 +90,7 @@ def draw_stat(job: PanelJob, out: PanelDrawn) -> None:
         zip(_tiles(area, len(items), 2.2), items, strict=True)
     ):
         tint = fld.colour_of(value, index)
-        text = _text(fld, frame, value)
+        text = fld.text(value)
         ax = tile.axes()
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1)
@@ -158,11 +153,11 @@ def draw_gauge(job: PanelJob, out: PanelDrawn) -> None:
     base = panel_field(panel)
     markers = (panel.get("options") or {}).get("showThresholdMarkers", True)
     low, high = _range(base, [v for *_, v in items])
-    for index, (tile, (frame, fld, name, value)) in enumerate(
+    for index, (tile, (_frame, fld, name, value)) in enumerate(
         zip(_tiles(area, len(items), 1.2), items, strict=True)
     ):
         tint = fld.colour_of(value, index)
-        text = _text(fld, frame, value)
+        text = fld.text(value)
         side = min(tile.width, tile.height * (0.85 if len(items) > 1 else 1))
         square = tile.inner((tile.width - side) / 2, tile.height - side, side, side)
         ax = square.axes()
@@ -223,9 +218,9 @@ def draw_bargauge(job: PanelJob, out: PanelDrawn) -> None:
     name_w = min(area.width * 0.32, longest * size * PX_PER_PT * CHAR_WIDTH + 10)
     value_w = 70
     bar_w = area.width - name_w - value_w
-    for index, (frame, fld, name, value) in enumerate(shown):
+    for index, (_frame, fld, name, value) in enumerate(shown):
         tint = fld.colour_of(value, index)
-        text = _text(fld, frame, value)
+        text = fld.text(value)
         y = index * row_h + row_h * 0.15
         h = row_h * 0.7
         share = 0.0 if value is None else min(max((value - low) / (high - low), 0), 1)
