@@ -92,7 +92,11 @@ def test_each_replica_runs_its_own_generated_configuration(services):
         peers = config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"]
         assert peers == [f"{peer}:9093" for peer in ALERTMANAGER_PEERS]
         assert config["remote_write"] == [
-            {"name": "store", "url": "http://thanos-receive:19291/api/v1/receive"}
+            {
+                "name": "store",
+                "url": "http://thanos-receive:19291/api/v1/receive",
+                "send_exemplars": True,
+            }
         ]
         # The same flags as the single Prometheus but the configuration file.
         single = yaml.safe_load(COMPOSE_FILE.read_text())["services"]["prometheus"]["command"]
@@ -151,6 +155,7 @@ def test_thanos_receive_takes_the_replicas_writes_with_the_flags_it_accepts(serv
     assert (host, int(port)) == ("0.0.0.0", COMPOSE_HA.port("store"))
     assert COMPOSE_HA.remote_write_path == "/api/v1/receive"
     assert given["tsdb.retention"] == ["400d"]  # THANOS_RETENTION's default: the store's retention
+    assert int(given["tsdb.max-exemplars"][0]) > 0  # 0, the default, drops the replicas' exemplars
     data = [target for source, target, _ in mounts(receive) if source == "thanos-receive-data"]
     assert data == given["tsdb.path"]
 

@@ -37,8 +37,14 @@ def replica_config(
         **config["alerting"],
     }
     if topology.runs("store"):
+        # Exemplars too: Grafana's links from a latency panel to the trace behind a sample
+        # (compose/grafana/provisioning) keep working on the store.
         config["remote_write"] = [
-            {"name": "store", "url": topology.url("store", topology.remote_write_path)}
+            {
+                "name": "store",
+                "url": topology.url("store", topology.remote_write_path),
+                "send_exemplars": True,
+            }
         ]
     return config
 
@@ -69,6 +75,7 @@ def prometheus_argv(
             *argv,
             f"--storage.tsdb.retention.time={STORE_RETENTION}",
             "--web.enable-remote-write-receiver",
+            "--enable-feature=exemplar-storage",
         ]
     return [
         *argv,
