@@ -4,6 +4,8 @@ nothing written (a run that fails part-way leaves the previous output as it was)
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -126,3 +128,12 @@ def test_text_panels_need_no_query_and_unknown_types_say_so(tmp_path):
     ]
     assert other.notice == "panel type 'piechart' is not drawn here"
     assert png.stat().st_size > 0
+
+
+def test_other_commands_do_not_import_matplotlib():
+    code = (
+        "import sys; from obsstack import cli; cli.build_parser(); "
+        "print(sorted(m for m in ('matplotlib', 'numpy') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout == "[]\n"
