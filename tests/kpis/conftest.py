@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -14,6 +15,8 @@ import pytest
 
 from obsstack.demo.schema import ensure_schema
 from obsstack.kpis import reader_role
+from obsstack.kpis.engine import KpiEngine
+from tests.kpis.helpers import Clock, config
 from tests.support.servers import PrivatePostgres
 
 DSN = "postgresql://postgres@127.0.0.1:5432/test"
@@ -37,6 +40,26 @@ async def db(schema: str) -> AsyncIterator[asyncpg.Connection]:
     connection = await asyncpg.connect(DSN, server_settings={"search_path": schema})
     yield connection
     await connection.close()
+
+
+EngineFactory = Callable[..., Awaitable[KpiEngine]]
+
+
+@pytest.fixture
+async def engine_for(tmp_path: Path, schema: str) -> AsyncIterator[EngineFactory]:
+    """Engines over the test's schema, started without their schedules (a test runs each KPI
+    when it wants), stopped at the end."""
+    engines: list[KpiEngine] = []
+
+    async def make(kpis: list[dict[str, Any]], clock: Clock | None = None) -> KpiEngine:
+        engine = KpiEngine(config(tmp_path, schema, kpis), clock=clock or Clock())
+        await engine.start(schedule=False)
+        engines.append(engine)
+        return engine
+
+    yield make
+    for engine in engines:
+        await engine.stop()
 
 
 @dataclass(frozen=True)

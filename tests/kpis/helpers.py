@@ -33,6 +33,22 @@ def document(schema: str, kpis: list[dict[str, Any]], **top: Any) -> dict[str, A
     }
 
 
+def kpi(name: str, sql: str, **fields: Any) -> dict[str, Any]:
+    """A gauge KPI ``test_<name>`` reading ``sql``."""
+    return {"name": name, "metric": f"test_{name}", "type": "gauge", "help": "Test KPI.",
+            "sql": sql, **fields}  # fmt: skip
+
+
+class Clock:
+    """A wall clock that moves only when a test sets ``now``."""
+
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def write(directory: Path, data: dict[str, Any], name: str = "kpis.yaml") -> Path:
     path = directory / name
     path.write_text(yaml.safe_dump(data, sort_keys=False))

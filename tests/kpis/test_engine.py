@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -13,35 +11,7 @@ import pytest
 
 from obsstack.kpis.engine import KpiEngine
 from tests.instrumentation.helpers import samples
-from tests.kpis.helpers import config, eventually, exposition
-
-
-def kpi(name: str, sql: str, **fields: Any) -> dict[str, Any]:
-    return {"name": name, "metric": f"test_{name}", "type": "gauge", "help": "Test KPI.",
-            "sql": sql, **fields}  # fmt: skip
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-async def engine_for(tmp_path: Path, schema: str) -> AsyncIterator[Any]:
-    engines: list[KpiEngine] = []
-
-    async def make(kpis: list[dict[str, Any]], clock: Clock | None = None) -> KpiEngine:
-        engine = KpiEngine(config(tmp_path, schema, kpis), clock=clock or Clock())
-        await engine.start(schedule=False)
-        engines.append(engine)
-        return engine
-
-    yield make
-    for engine in engines:
-        await engine.stop()
+from tests.kpis.helpers import Clock, eventually, exposition, kpi
 
 
 async def run(engine: KpiEngine, name: str) -> None:

@@ -19,7 +19,14 @@ from obsstack.kpis.server import create_app
 from tests.instrumentation.helpers import samples
 from tests.kpis.conftest import DSN
 from tests.kpis.helpers import document, eventually, write
-from tests.support.processes import Process, free_port, http_ok, running, wait_until
+from tests.support.processes import (
+    Process,
+    free_port,
+    http_ok,
+    modules_loaded,
+    running,
+    wait_until,
+)
 from tests.support.servers import PrivatePostgres
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -192,3 +199,20 @@ async def test_no_redirect_reflects_the_host_header(tmp_path, schema):
             answer = await client.get(path, headers={"Host": "attacker.example"})
             assert answer.status_code == 404
             assert "location" not in answer.headers
+
+
+def test_the_exporter_loads_neither_fastapi_nor_pydantic(tmp_path):
+    """What the exporter does not use costs it no memory: its four routes are served by
+    Starlette alone."""
+    path = write(tmp_path, document("public", [{"name": "one", "metric": "test_one",
+                                              "type": "gauge", "help": "One.",
+                                              "sql": "SELECT 1 AS value"}]))  # fmt: skip
+    setup = (
+        "from obsstack.kpis.commands import run\n"
+        "from obsstack.kpis.config import load_config\n"
+        "from obsstack.kpis.engine import KpiEngine\n"
+        "from obsstack.kpis.server import create_app\n"
+        f"create_app(KpiEngine(load_config({str(path)!r})))"
+    )
+    loaded = modules_loaded(setup, ("asyncpg", "fastapi", "pydantic", "starlette"))
+    assert loaded == ["asyncpg", "starlette"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +11,7 @@ import pytest
 
 from tests.probe.conftest import PG, REDIS, sample, write_config
 from tests.support.doubles import Blackhole
-from tests.support.processes import free_port, require_binary
+from tests.support.processes import free_port, modules_loaded, require_binary
 
 OPENMETRICS = "application/openmetrics-text; version=1.0.0; charset=utf-8"
 
@@ -224,15 +223,10 @@ def test_only_the_configured_kinds_are_loaded(tmp_path):
     """An exporter of PostgreSQL and Redis loads neither an HTTP client, nor redis-py, nor
     FastAPI: what it does not use costs it no memory."""
     path = write_config(tmp_path, [{"name": "db", **PG}, {"name": "cache", **REDIS}])
-    script = (
-        "import sys\n"
+    setup = (
         "from obsstack.probe.config import load_config\n"
         "from obsstack.probe.server import create_app\n"
-        f"create_app(load_config({str(path)!r}))\n"
-        "print(' '.join(sorted(m for m in ('asyncpg', 'httpx', 'redis', 'fastapi', 'pydantic')"
-        " if m in sys.modules)))\n"
+        f"create_app(load_config({str(path)!r}))"
     )
-    loaded = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, check=True
-    ).stdout.split()
+    loaded = modules_loaded(setup, ("asyncpg", "httpx", "redis", "fastapi", "pydantic"))
     assert loaded == ["asyncpg"]

@@ -122,3 +122,16 @@ def require_binary(name: str) -> str:
     if path is None:
         raise AssertionError(f"{name} is not installed: run `make setup`")
     return path
+
+
+def modules_loaded(setup: str, candidates: Sequence[str]) -> list[str]:
+    """Which of the top-level packages ``candidates`` a fresh interpreter has imported after
+    running the Python code ``setup``, sorted."""
+    script = (
+        f"{setup}\nimport sys\n"
+        f"print(' '.join(sorted(m for m in {tuple(candidates)!r} if m in sys.modules)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    return done.stdout.split()

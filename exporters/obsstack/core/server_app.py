@@ -114,12 +114,16 @@ def plain_app(
     return app
 
 
+def process_collectors() -> tuple[Collector, Collector]:
+    """What every exporter serves after its own metrics: the process's (CPU, memory, file
+    descriptors), then the Python it runs on (which never changes)."""
+    return ProcessCollector(registry=None), PlatformCollector(registry=None)
+
+
 def exporter_registry(*collectors: Collector) -> CollectorRegistry:
-    """A registry of ``collectors`` and the process's own metrics (CPU, memory, file
-    descriptors, Python), described only when collected."""
+    """A registry of ``collectors`` and :func:`process_collectors`, described only when
+    collected."""
     registry = CollectorRegistry(auto_describe=False)
-    for collector in collectors:
+    for collector in (*collectors, *process_collectors()):
         registry.register(collector)
-    ProcessCollector(registry=registry)
-    PlatformCollector(registry=registry)
     return registry

@@ -2,9 +2,10 @@
 
 Each KPI has its own task: it runs the query in a read-only transaction under a server-side
 ``statement_timeout`` (so PostgreSQL itself cancels a runaway query), bounded on the client side
-too, reads at most ``max_rows`` rows, then replaces the cached samples. ``/metrics`` only reads
-the cache: a slow query never slows a scrape. Label sets a run no longer returns disappear; a
-failed run keeps the last good samples until they are ``stale_after`` old.
+too, reads at most ``max_rows`` rows, then replaces the cached samples and tells the listeners
+(the server renders its ``/metrics`` body again). ``/metrics`` only reads the cache: a slow
+query never slows a scrape. Label sets a run no longer returns disappear; a failed run keeps
+the last good samples until they are ``stale_after`` old.
 
 A KPI runs one query at a time, so a pool with a connection per KPI (the default) never makes
 one wait. A smaller pool is shared fairly: the KPIs whose last query was slow (over half their
@@ -102,6 +103,8 @@ class KpiEngine:
         self.clock = clock
         self.states = {kpi.name: KpiState(kpi, RankedCap(kpi.label_cap)) for kpi in config.kpis}
         self.pool: asyncpg.Pool | None = None
+        # Called in the event loop after every run: what /metrics shows has changed.
+        self.listeners: list[Callable[[], None]] = []
         self._tasks: list[asyncio.Task[None]] = []
         self.pool_size = config.database.max_connections or len(config.kpis)
         # With fewer connections than KPIs, slow KPIs may hold all connections but one.
@@ -163,9 +166,12 @@ class KpiEngine:
             await asyncio.sleep(max(0.0, state.kpi.interval - (time.monotonic() - started)))
 
     async def run(self, state: KpiState) -> None:
-        """Run one KPI query now and record the outcome; never raises but for cancellation."""
+        """Run one KPI query now, record the outcome and tell :attr:`listeners`; never raises
+        but for cancellation."""
         async with state.lock:
             await self._run(state)
+        for listener in self.listeners:
+            listener()
 
     async def _run(self, state: KpiState) -> None:
         kpi = state.kpi
