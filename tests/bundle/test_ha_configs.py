@@ -4,6 +4,7 @@ amtool, and the heartbeat timing a cluster of peers needs."""
 from __future__ import annotations
 
 import dataclasses
+import shutil
 from pathlib import Path
 
 import pytest
@@ -82,3 +83,28 @@ def test_a_group_interval_no_longer_than_the_last_peer_s_wait_is_refused():
         "compose/alerting.yaml: timings.group_interval: must be longer than the wait of the "
         "last of 3 Alertmanager peers (2 x the 15s peer timeout; got 30s)"
     )
+
+
+def test_obsstack_up_ha_refuses_it_before_writing_or_starting_anything(tmp_path, capsys):
+    root = tmp_path / "root"
+    for name in (
+        "compose/docker-compose.yml",
+        "compose/secrets/pagerduty_routing_key.example",
+        "compose/secrets/opsgenie_api_key.example",
+        "alerts/slos.yaml",
+        "exporters/config/exporter.yaml",
+    ):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(REPO / name, root / name)
+    (root / "compose/alerting.yaml").write_text(
+        "version: obsstack/v1\ntimings:\n  group_interval: 20s\n"
+    )
+    state = tmp_path / "state"
+    code = main(["up", "--root", str(root), "--ha", "--no-demo", "--state-dir", str(state)])
+    captured = capsys.readouterr()
+    assert (code, captured.out) == (2, "")
+    assert captured.err == (
+        "obsstack up: compose/alerting.yaml: timings.group_interval: must be longer than the "
+        "wait of the last of 3 Alertmanager peers (2 x the 15s peer timeout; got 20s)\n"
+    )
+    assert [p for p in state.rglob("*") if p.is_file()] == []

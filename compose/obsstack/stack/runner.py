@@ -223,37 +223,25 @@ def render_configs(
     api_key: str,
     spec: SLOSpec,
 ) -> None:
-    """Prometheus and Alertmanager configuration, templates and key files for ``topology``."""
+    """Prometheus and Alertmanager configuration, templates and key files for ``topology``.
+
+    Every document is built before the first is written: a bad setting writes nothing.
+    """
     header = f"{HEADER}: written by `obsstack up`"
     stack = alerting.stack_name
+    documents: dict[str, dict[str, Any]] = {}
     if topology.ha:
         for replica in topology.replicas():
-            write_atomic(
-                state.config / replicas.config_name(replica),
-                configs.dump(
-                    replicas.replica_config(topology, dependencies, stack, replica), header
-                ),
-            )
-        write_atomic(
-            state.config / replicas.config_name("store"),
-            configs.dump(replicas.store_config(topology), header),
-        )
+            config = replicas.replica_config(topology, dependencies, stack, replica)
+            documents[replicas.config_name(replica)] = config
+        documents[replicas.config_name("store")] = replicas.store_config(topology)
     else:
-        write_atomic(
-            state.config / "prometheus.yml",
-            configs.dump(configs.prometheus_config(topology, dependencies, stack), header),
-        )
-    write_atomic(
-        state.config / "alertmanager.yml",
-        configs.dump(
-            configs.alertmanager_config(alerting, topology, spec),
-            header,
-        ),
-    )
-    write_atomic(
-        state.config / "templates" / configs.NOTIFICATION_TEMPLATE,
-        configs.notification_template(alerting, header),
-    )
+        documents["prometheus.yml"] = configs.prometheus_config(topology, dependencies, stack)
+    documents["alertmanager.yml"] = configs.alertmanager_config(alerting, topology, spec)
+    template = configs.notification_template(alerting, header)
+    for name, document in documents.items():
+        write_atomic(state.config / name, configs.dump(document, header))
+    write_atomic(state.config / "templates" / configs.NOTIFICATION_TEMPLATE, template)
     secrets = state.config / "secrets"
     secrets.mkdir(mode=0o700, exist_ok=True)
     ensure_tokens(secrets)  # kept across runs: a browser may hold the inbox token
