@@ -144,3 +144,20 @@ def test_dashboards_added_and_removed_between_revisions():
     ]
     changes = diff_dashboards({"other.json": other}, {})
     assert [(c.file, c.title, c.status) for c in changes] == [("other.json", "Other", "removed")]
+
+
+def test_a_panel_that_only_moved_is_listed_but_not_outlined():
+    after = copy.deepcopy(FIXTURE)
+    for item in after["panels"]:
+        if item.get("title") == "Nothing here":
+            item["gridPos"]["w"] = 4
+    (change,) = diff_dashboards({"f.json": FIXTURE}, {"f.json": after})
+    assert [(p.kind, p.key, p.details) for p in change.panels] == [
+        (
+            "moved",
+            "Tables and notices / Nothing here",
+            ["position: 'x=8, y=16, w=8, h=6' -> 'x=8, y=16, w=4, h=6'"],
+        ),
+    ]
+    assert change.status == "changed"
+    assert change.marked("a") == change.marked("b") == frozenset()

@@ -1,8 +1,9 @@
 """What changed between two versions of the generated dashboards, panel by panel.
 
 Panels are matched by row title and panel title (the n-th panel of the same title in the same
-row, for the SLO rows that repeat them), so a panel that moved or got new thresholds is
-"changed" and a retitled one is "removed" and "added". For a changed panel the differences are
+row, for the SLO rows that repeat them), so a panel that got new thresholds is "changed", one
+that only changed place "moved", and a retitled one is "removed" and "added". For a changed
+panel the differences are
 named: type, grid position, unit, decimals, min/max, thresholds, value mappings, and each query's
 expression, legend and instant/range mode.
 """
@@ -21,7 +22,7 @@ Json = dict[str, Any]
 @dataclass
 class PanelChange:
     key: str
-    kind: str  # "added", "removed", "changed"
+    kind: str  # "added", "removed", "changed", "moved" (only its grid position differs)
     details: list[str] = field(default_factory=list)
 
 
@@ -36,9 +37,10 @@ class DashboardChange:
     details: list[str] = field(default_factory=list)  # dashboard-level: title, variables, time
 
     def marked(self, side: str) -> frozenset[str]:
-        """The panel keys to outline in the picture of ``side`` ("a" or "b")."""
-        hidden = "added" if side == "a" else "removed"
-        return frozenset(p.key for p in self.panels if p.kind != hidden)
+        """The panel keys to outline in the picture of ``side`` ("a" or "b"): changed ones,
+        and the removed ones in A, the added ones in B (a panel that only moved is not)."""
+        shown = {"changed", "removed" if side == "a" else "added"}
+        return frozenset(p.key for p in self.panels if p.kind in shown)
 
 
 def diff_dashboards(old: dict[str, Json], new: dict[str, Json]) -> list[DashboardChange]:
@@ -72,8 +74,9 @@ def diff_panels(before: Json, after: Json) -> list[PanelChange]:
             changes.append(PanelChange(key, "added"))
         else:
             details = _differences(panel_signature(old[key]), panel_signature(new[key]))
+            moved = all(d.startswith("position:") for d in details)
             if details:
-                changes.append(PanelChange(key, "changed", details))
+                changes.append(PanelChange(key, "moved" if moved else "changed", details))
     return changes
 
 

@@ -4,7 +4,8 @@ The generated dashboards of two git revisions (``git show REV:dashboards/generat
 the obsstack directory; without REV_B, the files on disk) are rendered from the same Prometheus
 over the same time range into ``a/`` and ``b/``, and ``index.html`` puts each pair side by side
 under the list of what changed; changed panels are outlined in orange in both pictures, removed
-ones in A, added ones in B. Unchanged dashboards are listed, and drawn only with ``--all``.
+ones in A, added ones in B (panels that only moved are listed, not outlined). Unchanged
+dashboards are listed, and drawn only with ``--all``.
 """
 
 from __future__ import annotations
@@ -117,12 +118,13 @@ def compare_page(
     summary = "".join(
         f'<tr><td><a href="#{escape(c.file)}">{escape(c.title)}</a></td>'
         f'<td class="{"changed" if c.status != "unchanged" else ""}">{c.status}</td>'
-        f"<td>{len(c.panels)}</td></tr>"
+        f"<td>{sum(1 for p in c.panels if p.kind != 'moved')}</td></tr>"
         for c in changes
     )
     body = (
-        f"<p>A = {escape(labels[0])}, B = {escape(labels[1])}; changed panels are outlined "
-        "in orange.</p>\n<table><tr><th>dashboard</th><th>status</th><th>panels changed</th>"
+        f"<p>A = {escape(labels[0])}, B = {escape(labels[1])}; changed, added and removed "
+        "panels are outlined in orange, moved ones listed only.</p>\n"
+        "<table><tr><th>dashboard</th><th>status</th><th>panels changed</th>"
         f"</tr>{summary}</table>\n"
     )
     for change in changes:
