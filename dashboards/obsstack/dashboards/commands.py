@@ -57,6 +57,7 @@ DEFAULT_COMPARE_OUT = "compared-dashboards"
 
 
 def _register_render(actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from obsstack.dashboards.render_every import every_seconds
     from obsstack.dashboards.render_flags import add_render_arguments
 
     render = actions.add_parser(
@@ -72,6 +73,14 @@ def _register_render(actions: argparse._SubParsersAction[argparse.ArgumentParser
         type=Path,
         default=None,
         help=f"directory of dashboard JSON files (default: {GENERATED} in the obsstack directory)",
+    )
+    render.add_argument(
+        "--every",
+        type=every_seconds,
+        default=None,
+        metavar="DURATION",
+        help="render again every DURATION (e.g. 60s) until stopped; a round that fails because "
+        "Prometheus is gone is said once and tried again",
     )
     add_root_argument(render)
     render.set_defaults(run=_run_render)
@@ -106,6 +115,10 @@ def _run_push(args: argparse.Namespace) -> int:
 
 
 def _run_render(args: argparse.Namespace) -> int:
+    if args.every is not None:
+        from obsstack.dashboards.render_every import run_render_every
+
+        return run_render_every(args)
     from obsstack.dashboards.render_command import run_render
 
     return run_render(args)
