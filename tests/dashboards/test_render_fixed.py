@@ -30,7 +30,7 @@ from tests.support.servers import PrivatePrometheus
 pytestmark = pytest.mark.e2e
 
 FIXTURE = ROOT / "tests" / "data" / "dashboards" / "render-fixture.json"
-GREEN, RED, ORANGE, YELLOW = "#73BF69", "#F2495C", "#FF9830", "#FADE2A"
+GREEN, RED, ORANGE, PURPLE = "#73BF69", "#F2495C", "#FF9830", "#B877D9"
 
 
 def render(url: str, boards: Path, out: Path, loki: str) -> int:
@@ -85,12 +85,13 @@ def described(p: dict[str, Any]) -> dict[str, Any]:
 NOTHING = {"series": [], "legend": [], "thresholds": [], "values": [], "table": [], "notice": ""}
 
 
-def test_time_series_draws_each_route_with_its_legend_and_dashed_threshold(rendered):
+def test_time_series_draws_each_route_with_its_legend_overrides_and_dashed_threshold(rendered):
     # rate over $__rate_interval (1m at a 15 s scrape): the first sample has no rate yet.
     assert described(panel(rendered, "Requests per route")) == {
         **NOTHING,
-        "series": [("/a", 240, GREEN), ("/b", 240, YELLOW)],
-        "legend": ["/a", "/b"],
+        # /b is renamed and recoloured by a byName override
+        "series": [("/a", 240, GREEN), ("route b", 240, PURPLE)],
+        "legend": ["/a", "route b"],
         "thresholds": [(None, GREEN), (12.0, RED)],
     }
 
