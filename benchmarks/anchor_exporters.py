@@ -164,23 +164,25 @@ class Exporters:
             process.stop()
 
 
-def versions() -> dict[str, str]:
-    """The version line of every program compared."""
+def versions(*programs: str) -> dict[str, str]:
+    """The version line of every program compared, or of ``programs`` only (``obsstack``,
+    ``postgres_exporter``, ``redis_exporter``, ``blackbox_exporter``)."""
 
     def first_line(argv: list[str], pattern: str) -> str:
         out = subprocess.run(argv, capture_output=True, text=True, check=False)
         found = re.search(pattern, out.stdout + out.stderr)
         return found[0].strip() if found else "?"
 
-    return {
-        "postgres_exporter": first_line(
+    commands = {
+        "postgres_exporter": lambda: first_line(
             [require_binary(POSTGRES_EXPORTER), "--version"], r"version \S+"
         ),
-        "redis_exporter": first_line(
+        "redis_exporter": lambda: first_line(
             [require_binary(REDIS_EXPORTER), "-version"], r"Exporter \S+"
         ).replace("Exporter ", "version "),
-        "blackbox_exporter": first_line(
+        "blackbox_exporter": lambda: first_line(
             [require_binary(BLACKBOX_EXPORTER), "--version"], r"version \S+"
         ),
-        "obsstack": first_line([*OBSSTACK, "--version"], r"\S+$"),
+        "obsstack": lambda: first_line([*OBSSTACK, "--version"], r"\S+$"),
     }
+    return {name: version() for name, version in commands.items() if name in (programs or commands)}

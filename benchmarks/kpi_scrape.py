@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import re
 import statistics
 import tempfile
@@ -148,6 +149,7 @@ def scrape_many(
             client.get(url).raise_for_status()
         began = time.monotonic()
         cpu_before = process_usage.cpu_seconds(pid)
+        delay_before = process_usage.run_delay_seconds(pid)
         server_before = process_usage.tree_cpu_seconds(postmaster)
         for index in range(count):
             time.sleep(max(0.0, began + index * pace - time.monotonic()))
@@ -160,8 +162,14 @@ def scrape_many(
         elapsed = time.monotonic() - began
         cpu = process_usage.cpu_seconds(pid) - cpu_before - idle_rate * elapsed
         server = process_usage.tree_cpu_seconds(postmaster) - server_before
+        delay = process_usage.run_delay_seconds(pid) - delay_before
     return Scrapes(
-        seconds, starts, max(0.0, cpu) / count, server / count, process_usage.rss_bytes(pid)
+        seconds,
+        starts,
+        max(0.0, cpu) / count,
+        server / count,
+        process_usage.rss_bytes(pid),
+        delay / count,
     )
 
 
@@ -266,6 +274,7 @@ def measure(args: argparse.Namespace, workdir: Path, pg: PrivatePostgres) -> Res
         body_bytes,
         len(anchor_body.encode()),
         profile,
+        " ".join(f"{load:.2f}" for load in os.getloadavg()),
     )
 
 

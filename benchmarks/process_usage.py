@@ -68,6 +68,18 @@ def tree_cpu_seconds(root: int) -> float:
     return total
 
 
+def run_delay_seconds(pid: int) -> float:
+    """Seconds the threads of ``pid`` have spent ready to run but waiting for a CPU (the
+    second field of ``/proc/PID/task/TID/schedstat``): what a busy machine adds to latency."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            total += int((task / "schedstat").read_text().split()[1])
+        except (OSError, IndexError, ValueError):
+            continue  # ended while we looked
+    return total / 1e9
+
+
 def rss_bytes(pid: int) -> int:
     """Resident set size of ``pid``."""
     found = re.search(r"^VmRSS:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text(), re.M)
