@@ -7,7 +7,7 @@ DEBIAN_PACKAGES := prometheus prometheus-alertmanager prometheus-node-exporter d
 NEEDED_BINARIES := prometheus promtool prometheus-alertmanager amtool prometheus-node-exporter \
 	docker-compose openssl
 
-.PHONY: setup run stop test lint services bench-probe bench-probe-anchors bench-kpis bench-slo-rules \
+.PHONY: setup run run-ha stop test lint services bench-probe bench-probe-anchors bench-kpis bench-slo-rules \
 	bench-instrumentation \
 	bench-heartbeat bench-slo-timing
 
@@ -29,7 +29,12 @@ setup: $(VENV)/.installed
 run: setup services
 	$(BIN)/obsstack up
 
-## stop: stop what `make run` started
+## run-ha: the highly available variant on this host: two Prometheus replicas, three
+## Alertmanager peers and a store (docs/scaling.md)
+run-ha: setup services
+	$(BIN)/obsstack up --ha
+
+## stop: stop what `make run` or `make run-ha` started
 stop:
 	$(BIN)/obsstack down
 
