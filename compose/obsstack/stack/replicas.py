@@ -20,7 +20,8 @@ from obsstack.stack.configs import prometheus_config
 from obsstack.stack.topology import Topology
 
 REPLICA_LABEL = "replica"
-# How long the store keeps samples: the 30-day SLO period, with every month of a year beside it.
+# How long the store keeps samples: a year and a month, so that a 30-day SLO period can be set
+# beside the same period a year before.
 STORE_RETENTION = "400d"
 
 
