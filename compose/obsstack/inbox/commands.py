@@ -27,6 +27,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="require the token in this file (Authorization: Bearer, or as the password of "
         "basic auth) on /webhook/*, /events and /",
     )
+    sink.add_argument(
+        "--dashboards-dir",
+        type=Path,
+        help="serve the dashboards `obsstack dashboards render` writes here at /dashboards/, "
+        "linked from /",
+    )
     sink.set_defaults(run=run_sink)
 
 
@@ -57,5 +63,6 @@ def run_sink(args: argparse.Namespace) -> int:
 
     configure_logging("info", scrub, service_name=SINK_SERVICE_NAME, service_version=__version__)
     # PagerDuty accepts events of up to 512 KB: the inbox takes at least as much.
-    serve(create_app(routing_key, api_key, token), listen, ServerLimits(max_body_size=1024 * 1024))
+    app = create_app(routing_key, api_key, token, args.dashboards_dir)
+    serve(app, listen, ServerLimits(max_body_size=1024 * 1024))
     return 0

@@ -13,11 +13,13 @@ Endpoints (``obsstack oncall-sink``):
 - ``POST /v2/alerts`` and ``POST /v2/alerts/{alias}/close?identifierType=alias``: Opsgenie
 - ``POST /webhook/{name}``: Alertmanager webhook payloads (heartbeat, tickets, default)
 - ``GET /events``: everything received, as JSON; ``GET /``: the open incidents, as HTML
+- ``GET /dashboards/``: with a render directory, the dashboards ``obsstack dashboards render``
+  drew there (:mod:`obsstack.inbox.rendered`), linked from ``/``
 - ``GET /health``: always 200
 
-With a token, ``/webhook/*``, ``/events`` and ``/`` need ``Authorization: Bearer TOKEN`` (or
-basic credentials with the token as password, for a browser); the PagerDuty and Opsgenie
-endpoints keep checking their own keys.
+With a token, ``/webhook/*``, ``/events``, ``/`` and ``/dashboards/`` need ``Authorization:
+Bearer TOKEN`` (or basic credentials with the token as password, for a browser); the PagerDuty
+and Opsgenie endpoints keep checking their own keys.
 
 Memory is bounded: bodies of at most ``MAX_BODY`` bytes; the last ``KEPT`` events, and no more
 than ``KEPT_BYTES`` of their bodies; the last ``KEPT`` rejections; ``MAX_OPEN`` open incidents
@@ -35,10 +37,11 @@ import time
 import uuid
 from collections import deque
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, PlainTextResponse, Response
+from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
 from obsstack.core.server_app import service_app
 from obsstack.inbox.checks import (
@@ -53,12 +56,17 @@ from obsstack.inbox.checks import (
     require,
     same_secret,
 )
+from obsstack.inbox.rendered import rendered_file
 
 REDACTED = "<redacted>"
 KEPT = 1000  # events and rejections kept; the heartbeat alone posts one a minute
 KEPT_BYTES = 16 * 1024 * 1024  # of the kept events' bodies, as received
 MAX_OPEN = 1000  # open incidents shown; the oldest is forgotten beyond it
 _PATH_SHOWN = 200  # characters of a rejected request's path kept
+DASHBOARDS_LINK = (
+    "<p><a href=dashboards/>Dashboards</a>: service overview, dependencies, business KPIs, "
+    "SLOs and stack health, drawn from Prometheus without Grafana</p>"
+)
 
 
 @dataclass
@@ -156,10 +164,14 @@ class Unauthorized(Exception):
 
 
 def create_app(
-    pagerduty_routing_key: str, opsgenie_api_key: str, token: str | None = None
+    pagerduty_routing_key: str,
+    opsgenie_api_key: str,
+    token: str | None = None,
+    dashboards_dir: Path | None = None,
 ) -> FastAPI:
     """The sink, accepting only the given PagerDuty routing key and Opsgenie API key; with
-    ``token``, its own endpoints (webhooks, /events, /) require it."""
+    ``token``, its own endpoints (webhooks, /events, /, /dashboards/) require it; with
+    ``dashboards_dir``, the dashboards rendered there are served at /dashboards/."""
     app = service_app("obsstack on-call sink")  # its own token check, below
     inbox = Inbox()
     app.state.inbox = inbox
@@ -267,13 +279,32 @@ def create_app(
             auth.check(request, "Basic")  # a browser asks for the token as a password
         except Unauthorized as error:
             return unauthorized(error)
-        return HTMLResponse(page_html(inbox))
+        return HTMLResponse(page_html(inbox, dashboards=dashboards_dir is not None))
+
+    if dashboards_dir is not None:
+
+        @app.get("/dashboards")
+        async def dashboards_index() -> Response:
+            return RedirectResponse("/dashboards/", status_code=308)  # its links are relative
+
+        @app.get("/dashboards/{name:path}")
+        async def dashboards(name: str, request: Request) -> Response:
+            try:
+                auth.check(request, "Basic")
+            except Unauthorized as error:
+                return unauthorized(error)
+            found = rendered_file(dashboards_dir, name)
+            if found is None:
+                text = "not found\n" if name else "no dashboards rendered yet: try again soon\n"
+                return PlainTextResponse(text, status_code=404)
+            content, content_type = found
+            return Response(content, media_type=content_type, headers={"Cache-Control": "no-cache"})
 
     return app
 
 
-def page_html(inbox: Inbox) -> str:
-    """The open incidents and the last 50 events."""
+def page_html(inbox: Inbox, dashboards: bool = False) -> str:
+    """The open incidents and the last 50 events; with ``dashboards``, a link to them."""
     rows = "".join(
         f"<tr><td>{html.escape(k.split(':', 1)[0])}</td><td>{html.escape(v)}</td></tr>"
         for k, v in sorted(inbox.open_incidents.items())
@@ -291,7 +322,9 @@ def page_html(inbox: Inbox) -> str:
     )
     return (
         "<!doctype html><html lang=en><head><meta charset=utf-8><title>on-call inbox</title>"
-        "</head><body><h1>On-call inbox</h1><h2>Open incidents</h2><table>"
+        "</head><body><h1>On-call inbox</h1>"
+        + (DASHBOARDS_LINK if dashboards else "")
+        + "<h2>Open incidents</h2><table>"
         f"<tr><th>service</th><th>summary</th></tr>{rows}</table>{forgotten}<h2>Last events</h2>"
         f"<table><tr><th>UTC</th><th>API</th><th>action</th></tr>{recent}</table>"
         f"<p>{len(inbox.rejected)} rejected requests (see <a href=events>/events</a>)</p>"
