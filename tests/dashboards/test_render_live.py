@@ -29,7 +29,7 @@ pytestmark = pytest.mark.e2e
 def rendered(live: LiveStack, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     assert live.prometheus is not None
     out = tmp_path_factory.mktemp("render") / "out"
-    started = time.monotonic()
+    started, cpu = time.monotonic(), time.process_time()
     code = main(
         [
             "dashboards",
@@ -44,10 +44,11 @@ def rendered(live: LiveStack, tmp_path_factory: pytest.TempPathFactory) -> dict[
             str(out),
         ]
     )
-    seconds = time.monotonic() - started
+    seconds, cpu_seconds = time.monotonic() - started, time.process_time() - cpu
     assert code == 0
     records = json.loads((out / "render.json").read_text())
-    return {"out": out, "boards": {r["uid"]: r for r in records}, "seconds": seconds}
+    boards = {r["uid"]: r for r in records}
+    return {"out": out, "boards": boards, "seconds": seconds, "cpu": cpu_seconds}
 
 
 def test_every_dashboard_renders_into_a_picture_of_its_size(rendered):
@@ -99,8 +100,10 @@ def test_panels_sit_on_their_grid_positions_and_are_not_blank(rendered, uid):
 
 
 def test_five_dashboards_render_within_about_a_minute(rendered):
-    # Measured on the 2-core test machine: about 15 s of CPU when idle.
-    assert rendered["seconds"] < 120
+    # CPU time, not wall time: the shared 2-core machine may be busy with other tests. About
+    # 10 s on it; the wall time was 24-48 s at load averages of 8-11.
+    assert rendered["cpu"] < 40
+    assert rendered["seconds"] < 180
 
 
 def _drawn(panel: dict[str, Any]) -> bool:
