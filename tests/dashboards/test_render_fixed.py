@@ -149,6 +149,12 @@ def test_panels_without_data_say_why(rendered):
         assert not panel(rendered, title)["series"]
 
 
+def test_the_header_shows_variables_as_grafana_binds_them(rendered):
+    # route: "All" without an allValue, so the queries match the regex of every value
+    assert rendered["record"]["variables"] == {"route": "All"}
+    assert [s["name"] for s in panel(rendered, "Requests per route")["series"]] == ["/a", "route b"]
+
+
 def test_rows_in_order_and_a_collapsed_row_hides_its_panels(rendered):
     record = rendered["record"]
     assert [(r["title"], r["collapsed"], r["hidden_panels"]) for r in record["rows"]] == [

@@ -23,6 +23,7 @@ from obsstack.dashboards.render_data import (
     TimeRange,
     query_step,
     resolve_variables,
+    takes_all,
 )
 from obsstack.dashboards.render_model import (
     BORDER,
@@ -175,14 +176,12 @@ def _header(
         va="center",
         ha="right",
     )
-    shown = []
     for variable in (dashboard.get("templating") or {}).get("list", []):
         if variable.get("type") == "datasource" or variable.get("hide") == 2:
             continue
         value = variables.get(variable["name"], "")
-        shown.append(
-            f"{variable['name']} = {'All' if value == variable.get('allValue') else value}"
-        )
+        drawn.variables[variable["name"]] = "All" if takes_all(variable) else value
+    shown = [f"{name} = {value}" for name, value in drawn.variables.items()]
     figure.text(
         GAP_PX / WIDTH_PX, 1 - 48 / height, "   ".join(shown), fontsize=8, color=MUTED, va="center"
     )

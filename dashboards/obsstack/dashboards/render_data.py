@@ -223,10 +223,17 @@ def _query_options(
     return found
 
 
+def takes_all(variable: Json) -> bool:
+    """Whether a freshly opened dashboard selects "All" for ``variable``: its saved value is
+    "All", or it has none and offers "All"."""
+    current = (variable.get("current") or {}).get("value")
+    wants_all = current in ("$__all", ["$__all"]) or not current
+    return bool(variable.get("includeAll")) and wants_all
+
+
 def _choose(variable: Json, options: list[str]) -> str:
     current = (variable.get("current") or {}).get("value")
-    wants_all = current in ("$__all", ["$__all"]) or (not current and variable.get("includeAll"))
-    if variable.get("includeAll") and wants_all:
+    if takes_all(variable):
         if variable.get("allValue"):
             return str(variable["allValue"])
         return "(" + "|".join(re.escape(o) for o in options) + ")" if options else ".*"

@@ -103,6 +103,7 @@ class DashboardDrawn:
     end: float
     width_px: int
     height_px: int
+    variables: dict[str, str] = field(default_factory=dict)  # as shown in the header
     rows: list[RowDrawn] = field(default_factory=list)
     panels: list[PanelDrawn] = field(default_factory=list)
 
