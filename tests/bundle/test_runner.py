@@ -84,7 +84,12 @@ def test_up_then_down(tmp_path: Path, demo_database: dict[str, str]):
         node_exporter = re.search(r"node-exporter  http://127\.0\.0\.1:(\d+)/", out)
         assert node_exporter and int(node_exporter[1]) != NODE_EXPORTER_DEFAULT_PORT, out
         records = [json.loads(p.read_text()) for p in (state / "run").glob("*.json")]
-        assert {r["name"] for r in records} == {*COMPONENTS, "node-exporter", "traffic"}
+        assert {r["name"] for r in records} == {
+            *COMPONENTS,
+            "node-exporter",
+            "traffic",
+            "dashboards",
+        }
         assert all((state / "logs" / f"{r['name']}.log").exists() for r in records)
 
         prometheus = f"http://127.0.0.1:{ports['prometheus']}"
@@ -137,8 +142,8 @@ def test_up_then_down(tmp_path: Path, demo_database: dict[str, str]):
     finally:
         stopped = obsstack("down", "--state-dir", str(state))
     assert stopped.returncode == 0
-    traffic = next(r["pid"] for r in records if r["name"] == "traffic")
-    assert stopped.stdout.splitlines()[0] == f"stopped traffic (pid {traffic})"  # last started
+    renderer = next(r["pid"] for r in records if r["name"] == "dashboards")
+    assert stopped.stdout.splitlines()[0] == f"stopped dashboards (pid {renderer})"  # last started
     assert processes_mentioning(str(state)) == []
     for record in records:
         assert (
