@@ -3,6 +3,7 @@ inbox page it names links them; without the drawing library the stack starts all
 
 from __future__ import annotations
 
+import datetime
 import importlib.util
 import json
 import re
@@ -35,6 +36,15 @@ def raw_get(address: str, path: str, token: str) -> tuple[int, bytes]:
     return int(status.split()[1]), body
 
 
+def hours(label: str) -> float:
+    """The length of a rendered time range, ``2026-12-03 08:00:00 to 09:00:00 UTC``."""
+    start, end = label.removesuffix(" UTC").split(" to ")
+    if len(end) == len("09:00:00"):
+        end = f"{start[:10]} {end}"
+    moments = [datetime.datetime.fromisoformat(text) for text in (start, end)]
+    return (moments[1] - moments[0]).total_seconds() / 3600
+
+
 def test_up_serves_the_rendered_dashboards_from_the_inbox_page(tmp_path: Path):
     state = tmp_path / "state"
     ports = {name: free_port() for name in NAMES}
@@ -45,8 +55,8 @@ def test_up_serves_the_rendered_dashboards_from_the_inbox_page(tmp_path: Path):
         assert started.returncode == 0, started.stderr
         inbox = f"127.0.0.1:{ports['oncall-sink']}"
         assert (
-            f"dashboards: http://{inbox}/dashboards/ (drawn from Prometheus every 60s; the "
-            "inbox page's login)"
+            f"dashboards: http://{inbox}/dashboards/ (the last 1h, drawn from Prometheus every "
+            "60s; the inbox page's login)"
         ) in started.stdout.splitlines()
         token = (state / "config" / "secrets" / "oncall_token").read_text()
         auth = {"Authorization": f"Bearer {token}"}
@@ -72,6 +82,7 @@ def test_up_serves_the_rendered_dashboards_from_the_inbox_page(tmp_path: Path):
         drawn: list[dict[str, Any]] = httpx.get(
             index_url + "render.json", headers=auth, timeout=10
         ).json()
+        assert {hours(board["time_range"]) for board in drawn} == {1.0}  # not their own ranges
         assert {board["uid"] for board in drawn} == {
             json.loads(p.read_text())["uid"] for p in (ROOT / "dashboards/generated").glob("*.json")
         }

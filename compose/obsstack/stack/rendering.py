@@ -15,6 +15,9 @@ from obsstack.stack.topology import Topology
 
 NAME = "dashboards"  # the process, and its output directory in the state directory
 EVERY = "60s"
+# The last hour, not each dashboard's own range (up to 7 days): a picture cannot be zoomed into,
+# and on a stack started minutes ago a week's range shows its data as a sliver at the edge.
+WINDOW = "1h"
 INDEX_PATH = "/dashboards/"  # where the inbox serves the index (obsstack.inbox.rendered)
 
 
@@ -30,7 +33,7 @@ def skipped_line() -> str | None:
 
 def render_argv(obsstack: list[str], topology: Topology, out: Path, root: Path) -> list[str]:
     """``obsstack dashboards render --every``: the obsstack directory's dashboards drawn from
-    the stack's Prometheus, each over its own time range, into ``out``."""
+    the stack's Prometheus over the last WINDOW, into ``out``."""
     return [
         *obsstack,
         "dashboards",
@@ -39,6 +42,8 @@ def render_argv(obsstack: list[str], topology: Topology, out: Path, root: Path) 
         EVERY,
         "--prometheus",
         topology.url("prometheus"),
+        "--last",
+        WINDOW,
         "--out",
         str(out),
         "--root",
@@ -49,6 +54,6 @@ def render_argv(obsstack: list[str], topology: Topology, out: Path, root: Path) 
 def url_line(topology: Topology) -> str:
     """Where ``up`` tells the user to look at the dashboards."""
     return (
-        f"dashboards: {topology.url('oncall-sink', INDEX_PATH)} (drawn from Prometheus every "
-        f"{EVERY}; the inbox page's login)"
+        f"dashboards: {topology.url('oncall-sink', INDEX_PATH)} (the last {WINDOW}, drawn from "
+        f"Prometheus every {EVERY}; the inbox page's login)"
     )
