@@ -8,7 +8,7 @@ NEEDED_BINARIES := prometheus promtool prometheus-alertmanager amtool prometheus
 	docker-compose openssl
 
 .PHONY: setup run run-ha stop test lint services bench-probe bench-probe-anchors bench-kpis bench-slo-rules \
-	bench-instrumentation \
+	bench-instrumentation bench-instrumentation-cost \
 	bench-heartbeat bench-slo-timing
 
 $(VENV)/.installed: pyproject.toml
@@ -83,6 +83,13 @@ bench-instrumentation: setup
 	@command -v wrk >/dev/null || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk)
 	$(BIN)/pip install --quiet -e '.[bench]'
 	$(PY) -m benchmarks.instrumentation --rounds 5 --duration 8
+
+## bench-instrumentation-cost: instructions a request costs per instrumentation variant, counted
+## by valgrind's callgrind: figures that hold on a busy machine (benchmarks/instrumentation.md)
+bench-instrumentation-cost: setup
+	@command -v valgrind >/dev/null || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q valgrind)
+	$(BIN)/pip install --quiet -e '.[bench]'
+	$(PY) -m benchmarks.instrumentation_cost
 	$(PY) -m benchmarks.instrumentation --rounds 3 --duration 6 --connections 1
 
 ## bench-slo-rules: rule evaluation cost against Sloth's layout with a 30-day history, ~35 min,
