@@ -86,7 +86,9 @@ async def test_every_format_is_what_the_registry_renders_with_labels_caps_and_er
         body, content_type = render(registry, accept)
         assert response.headers["content-type"] == content_type, accept
         assert without_process_values(response.text) == without_process_values(body.decode())
-    openmetrics = (await scrape(client)).text
+    response = await scrape(client)
+    assert response.headers["content-type"] == OPENMETRICS
+    openmetrics = response.text
     assert openmetrics.endswith("\n# EOF\n") and openmetrics.count("# EOF") == 1
     assert samples(openmetrics, "test_agents") == {
         (("agent", "doc_search"),): 5,
