@@ -106,3 +106,9 @@ bench-heartbeat: setup
 ## (benchmarks/slo_timing.md)
 bench-slo-timing: setup
 	$(PY) -m benchmarks.slo_timing
+
+## dashboard-pictures: the README's pictures of every dashboard (docs/dashboards/), from the demo
+## platform under its default traffic, then during a declared incident, ~25 min
+.PHONY: dashboard-pictures
+dashboard-pictures: setup services
+	$(PY) -m benchmarks.dashboard_pictures

@@ -1,0 +1,126 @@
+"""The README's pictures of the dashboards: the demo platform under its default traffic, then
+during a declared incident.
+
+Brings the stack up natively (``obsstack up`` on free ports, its demo database in a private
+PostgreSQL and its Redis private too, so the incident touches nobody else's demo), lets the
+default traffic run for ``--warmup`` minutes, renders every dashboard over the last
+``--window``, declares an incident (``PUT /internal/incident`` on the demo: one agent's model
+API fails half the time and slows down threefold), waits ``--incident-wait`` minutes and
+renders again. The pictures, scaled to at most ``--width`` pixels, go to
+``docs/dashboards/<name>.png`` and ``docs/dashboards/incident/<name>.png``.
+
+Run: ``make dashboard-pictures`` (about 25 minutes), or
+``.venv/bin/python -m benchmarks.dashboard_pictures [--warmup 15 --incident-wait 7]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.support.processes import OBSSTACK, free_port
+from tests.support.servers import PrivatePostgres, PrivateRedis
+
+COMPONENTS = ("prometheus", "alertmanager", "exporter", "oncall-sink", "demo", "kpis")
+INCIDENT = {"agent_type": "code_assistant", "failure_rate": 0.5, "latency_factor": 3, "minutes": 60}
+MAX_BYTES = 400 * 1024
+
+
+def obsstack(*argv: str, env: dict[str, str] | None = None) -> str:
+    """Run an obsstack command; its output, or exit with its error."""
+    done = subprocess.run(
+        [*OBSSTACK, *argv], capture_output=True, text=True, env={**os.environ, **(env or {})}
+    )
+    if done.returncode != 0:
+        sys.exit(f"obsstack {argv[0]} failed: {done.stderr.strip() or done.stdout.strip()}")
+    return done.stdout
+
+
+def wait(minutes: float, what: str) -> None:
+    """Sleep, saying so once a minute."""
+    end = time.monotonic() + minutes * 60
+    while (left := end - time.monotonic()) > 0:
+        print(f"  {what}: {left / 60:.1f} min left", flush=True)
+        time.sleep(min(60.0, left))
+
+
+def shrink(source: Path, target: Path, width: int) -> int:
+    """``source`` scaled to at most ``width`` pixels wide, as a palette PNG when the full-colour
+    one is larger than MAX_BYTES; the bytes written."""
+    from PIL import Image
+
+    with Image.open(source) as opened:
+        image = opened.convert("RGB")
+    if image.width > width:
+        height = round(image.height * width / image.width)
+        image = image.resize((width, height), Image.Resampling.LANCZOS)
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG", optimize=True)
+    if buffer.tell() > MAX_BYTES:
+        buffer = io.BytesIO()
+        image.quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(
+            buffer, "PNG", optimize=True
+        )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(buffer.getvalue())
+    return buffer.tell()
+
+
+def render(prometheus: str, window: str, rendered: Path, target: Path, width: int) -> None:
+    """Render every dashboard over the last ``window`` and put the scaled pictures in ``target``."""
+    print(obsstack("dashboards", "render", "--prometheus", prometheus, "--last", window,
+                   "--out", str(rendered)), end="")  # fmt: skip
+    for png in sorted(rendered.glob("*.png")):
+        size = shrink(png, target / png.name, width)
+        print(f"  {target / png.name}: {size // 1024} KB")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--warmup", type=float, default=15.0, help="minutes of default traffic")
+    parser.add_argument(
+        "--incident-wait", type=float, default=7.0, help="minutes of incident before rendering"
+    )
+    parser.add_argument("--window", default="15m", help="time range of each picture")
+    parser.add_argument("--out", type=Path, default=Path("docs/dashboards"))
+    parser.add_argument("--width", type=int, default=1600, help="largest picture width")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="obsstack-pictures-") as tmp:
+        workdir = Path(tmp)
+        state = workdir / "state"
+        postgres = PrivatePostgres().start()
+        redis = PrivateRedis(workdir).start()
+        ports = {name: free_port() for name in COMPONENTS}
+        env = {
+            "OBSSTACK_DEMO_POSTGRES_DSN": f"postgresql://postgres@127.0.0.1:{postgres.port}/postgres",
+            "OBSSTACK_DEMO_REDIS_URL": f"redis://127.0.0.1:{redis.port}/0",
+        }
+        try:
+            print(obsstack("up", "--state-dir", str(state),
+                           *(f"--port={name}={port}" for name, port in ports.items()),
+                           env=env), end="")  # fmt: skip
+            prometheus = f"http://127.0.0.1:{ports['prometheus']}"
+            wait(args.warmup, "default traffic")
+            render(prometheus, args.window, workdir / "default", args.out, args.width)
+            demo = f"http://127.0.0.1:{ports['demo']}"
+            httpx.put(f"{demo}/internal/incident", json=INCIDENT, timeout=10).raise_for_status()
+            print(f"incident declared: {INCIDENT}")
+            wait(args.incident_wait, "incident")
+            render(prometheus, args.window, workdir / "incident", args.out / "incident", args.width)
+        finally:
+            subprocess.run([*OBSSTACK, "down", "--state-dir", str(state)], capture_output=True)
+            redis.stop()
+            postgres.destroy()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
