@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
-from obsstack.stack.replicas import REPLICA_LABEL
+from obsstack.core.naming import REPLICA_LABEL
 from obsstack.stack.topology import ALERTMANAGER_PEERS, COMPOSE_HA, PROMETHEUS_REPLICAS
 from tests.bundle.test_compose import COMPOSE_DIR, COMPOSE_FILE, ENV, REPO, mounts
 from tests.support.processes import require_binary

@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 
 from obsstack.core import naming
-from obsstack.stack.replicas import REPLICA_LABEL
+from obsstack.core.naming import REPLICA_LABEL
 from obsstack.stack.topology import ALERTMANAGER_PEERS, PROMETHEUS_REPLICAS
 from tests.bundle.ha_stack import HaStack, ha_stack
 from tests.bundle.test_runner import obsstack

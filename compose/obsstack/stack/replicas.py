@@ -16,10 +16,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from obsstack.core.naming import REPLICA_LABEL
 from obsstack.stack.configs import prometheus_config
 from obsstack.stack.topology import Topology
 
-REPLICA_LABEL = "replica"
 # How long the store keeps samples: a year and a month, so that a 30-day SLO period can be set
 # beside the same period a year before.
 STORE_RETENTION = "400d"

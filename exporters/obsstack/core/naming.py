@@ -499,6 +499,9 @@ SERVICE_LABEL = "obsstack_service"
 TIER_LABEL = "obsstack_tier"  # page, ticket, heartbeat, inhibitor: what Alertmanager routes on
 SEVERITY_LABEL = "severity"
 STACK_LABEL = "stack"  # Prometheus external label: one stack's alerts never touch another's
+# External label of each Prometheus of an HA pair, dropped from its alerts and aggregated away
+# (or deduplicated on by the store's query layer) in queries.
+REPLICA_LABEL = "replica"
 SEVERITY_PAGE = "critical"
 SEVERITY_TICKET = "warning"
 TIER_PAGE = "page"
