@@ -11,8 +11,6 @@ import re
 from collections.abc import Sequence
 from functools import cache
 
-from obsstack.alerts.model import number_text
-from obsstack.alerts.windows import DEFAULT_TABLE, builtin_tables
 from obsstack.core import naming
 
 SCHEMA_VERSION = 39  # Grafana 11.0; newer Grafana migrates it on load, older ones cannot
@@ -78,6 +76,10 @@ def dashboard_url(title: str, **variables: str | Sequence[str]) -> str:
 def page_burn_rate() -> float:
     """The fastest burn rate that pages in the default alert windows (14.4: 2 % of a 30-day
     budget in an hour)."""
+    # The SLO compiler is imported when a dashboard is built: every obsstack command imports
+    # this module (the dashboards command's default folder), the exporters among them.
+    from obsstack.alerts.windows import DEFAULT_TABLE, builtin_tables
+
     table = builtin_tables()[DEFAULT_TABLE]
     return max(
         w.factor
@@ -91,5 +93,7 @@ def error_ratio_steps(objective: float) -> tuple[tuple[float, str], ...]:
     """Threshold steps (above green) for an error ratio against ``objective``: orange once
     errors spend the error budget faster than it accrues (above ``1 - objective``), red at the
     rate that pages (:func:`page_burn_rate` times the budget)."""
+    from obsstack.alerts.model import number_text
+
     budget = float(number_text(1 - objective))
     return (budget, "orange"), (float(number_text(budget * page_burn_rate())), "red")
