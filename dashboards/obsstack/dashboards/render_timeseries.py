@@ -112,7 +112,7 @@ def _time_axes(area: Area, window: TimeRange, fld: Field) -> Any:
 
     ax = area.inner(54, 4, area.width - 62, area.height - 20).axes(visible=True)
     ax.set_xlim(window.start / 86400, window.end / 86400)
-    locator = mdates.AutoDateLocator(minticks=2, maxticks=max(3, int(area.width / 90)))
+    locator = mdates.AutoDateLocator(minticks=2, maxticks=max(5, int(area.width / 90)))
     ax.xaxis.set_major_locator(locator)
     day = window.seconds > 2 * 86400
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%m/%d %H:%M" if day else "%H:%M"))
