@@ -18,8 +18,9 @@ from obsstack.kubernetes.objects import NAMESPACE
 from obsstack.kubernetes.platform import platform_monitors
 from obsstack.kubernetes.rules import prometheus_rules
 from obsstack.kubernetes.workloads import workload_objects
+from obsstack.stack import generate as bundle
 from obsstack.stack.alerting import load_alerting
-from obsstack.stack.generate import ALERTING, dependency_names
+from obsstack.stack.generate import dependency_names
 
 OUTPUT = "kubernetes/generated"
 EXPORTER_CONFIG = "kubernetes/exporter.yaml"
@@ -42,17 +43,19 @@ def generate(context: GenerateContext) -> list[Artifact]:
 
     root = context.source_root
     spec = load_spec(context.spec)
-    alerting = load_alerting(root / ALERTING)
+    # The bundle's routing file, as the bundle's generator names it when it runs.
+    routing = bundle.ALERTING
+    alerting = load_alerting(root / routing)
     dependencies = dependency_names(root / EXPORTER_CONFIG)  # a ConfigError if unreadable
     exporter_config = (root / EXPORTER_CONFIG).read_text()
-    template_header = f"{HEADER}: edit {ALERTING} and run `obsstack generate`"
+    template_header = f"{HEADER}: edit {routing} and run `obsstack generate`"
     files: dict[str, tuple[list[Any], str]] = {
         "rules.yaml": (prometheus_rules(spec), spec.source),
         "monitors.yaml": (monitors(dependencies), f"{EXPORTER_CONFIG} or {CODE}"),
         "platform-monitors.yaml": (platform_monitors(), CODE),
         "alertmanager.yaml": (
             [alertmanager_config(alerting, spec), templates_config_map(alerting, template_header)],
-            f"{ALERTING} or {CODE}",
+            f"{routing} or {CODE}",
         ),
         "dashboards.yaml": (dashboard_config_maps(context), "the code in dashboards/obsstack"),
         "exporters.yaml": (workload_objects(exporter_config), f"{EXPORTER_CONFIG} or {CODE}"),
