@@ -1,8 +1,10 @@
 """The README's pictures of the dashboards: the demo platform under its default traffic, then
 during a declared incident.
 
-Brings the stack up natively (``obsstack up`` on free ports, its demo database in a private
-PostgreSQL and its Redis private too, so the incident touches nobody else's demo), lets the
+Brings the stack up natively as ``make run`` does (``obsstack up`` on free ports), with two
+differences that keep it apart from anything else on the host: the demo's database is a private
+PostgreSQL (the probe exporter probes that one instead of 127.0.0.1:5432) and its Redis keys
+have a prefix of their own, so the incident touches nobody else's demo. It lets the
 default traffic run for ``--warmup`` minutes, renders every dashboard over the last
 ``--window``, declares an incident (``PUT /internal/incident`` on the demo: one agent's model
 API fails half the time and slows down threefold), waits ``--incident-wait`` minutes and
@@ -22,12 +24,16 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 import httpx
+import redis
+import yaml
 
+from tests.support.paths import ROOT
 from tests.support.processes import OBSSTACK, free_port
-from tests.support.servers import PrivatePostgres, PrivateRedis
+from tests.support.servers import PrivatePostgres
 
 COMPONENTS = ("prometheus", "alertmanager", "exporter", "oncall-sink", "demo", "kpis")
 INCIDENT = {"agent_type": "code_assistant", "failure_rate": 0.5, "latency_factor": 3, "minutes": 60}
@@ -83,6 +89,26 @@ def render(prometheus: str, window: str, rendered: Path, target: Path, width: in
         print(f"  {target / png.name}: {size // 1024} KB")
 
 
+def exporter_config(workdir: Path, postgres_port: int) -> Path:
+    """The shipped probe configuration, its PostgreSQL being the demo's private one."""
+    config = yaml.safe_load((ROOT / "exporters/config/exporter.yaml").read_text())
+    for dependency in config["dependencies"]:
+        if dependency["kind"] == "postgres":
+            dependency.update(port=postgres_port, database="postgres")
+    path = workdir / "exporter.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def drop_keys(prefix: str) -> None:
+    """Remove the demo's keys from the shared Redis."""
+    client = redis.Redis(host="127.0.0.1", port=6379)
+    keys = list(client.scan_iter(f"{prefix}*"))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--warmup", type=float, default=15.0, help="minutes of default traffic")
@@ -97,14 +123,15 @@ def main(argv: list[str] | None = None) -> int:
         workdir = Path(tmp)
         state = workdir / "state"
         postgres = PrivatePostgres().start()
-        redis = PrivateRedis(workdir).start()
+        prefix = f"obsstack_pictures_{uuid.uuid4().hex[:8]}:"
         ports = {name: free_port() for name in COMPONENTS}
         env = {
             "OBSSTACK_DEMO_POSTGRES_DSN": f"postgresql://postgres@127.0.0.1:{postgres.port}/postgres",
-            "OBSSTACK_DEMO_REDIS_URL": f"redis://127.0.0.1:{redis.port}/0",
+            "OBSSTACK_DEMO_REDIS_PREFIX": prefix,
         }
+        probes = exporter_config(workdir, postgres.port)
         try:
-            print(obsstack("up", "--state-dir", str(state),
+            print(obsstack("up", "--state-dir", str(state), "--exporter-config", str(probes),
                            *(f"--port={name}={port}" for name, port in ports.items()),
                            env=env), end="")  # fmt: skip
             prometheus = f"http://127.0.0.1:{ports['prometheus']}"
@@ -117,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
             render(prometheus, args.window, workdir / "incident", args.out / "incident", args.width)
         finally:
             subprocess.run([*OBSSTACK, "down", "--state-dir", str(state)], capture_output=True)
-            redis.stop()
+            drop_keys(prefix)
             postgres.destroy()
     return 0
 
