@@ -167,7 +167,7 @@ async def test_a_scrape_while_a_query_waits_answers_at_once_with_the_previous_va
     await db.execute("UPDATE signups SET n = 5")
     run = asyncio.create_task(engine.run(state))
     try:
-        await eventually(query_waits, 10, "the KPI query to wait for the lock")
+        await eventually(query_waits, 60, "the KPI query to wait for the lock")
         for accept in (PROMETHEUS_ACCEPT, "*/*"):
             response = await scrape(client, accept)
             assert samples(response.text, "test_signups") == {(): 3}
