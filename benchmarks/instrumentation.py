@@ -42,6 +42,8 @@ import subprocess
 import sys
 import tempfile
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -185,15 +187,30 @@ def _environment(variant: str, otlp: dict[str, str]) -> dict[str, str]:
     return {"PYTHONHASHSEED": "0"}
 
 
-def measure(rounds: int, seconds: int, connections: int) -> dict[str, list[tuple[float, float]]]:
+@contextmanager
+def otlp_sink() -> Iterator[dict[str, str]]:
+    """A local OTLP/HTTP sink while in the block; yields the environment that exports to it."""
     sink = ThreadingHTTPServer(("127.0.0.1", free_port()), _Sink)
     threading.Thread(target=sink.serve_forever, daemon=True).start()
-    env = {
-        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": f"http://127.0.0.1:{sink.server_port}/v1/traces",
-        "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "http/protobuf",
-        "OTEL_SERVICE_NAME": "bench",
-        "PYTHONHASHSEED": "0",
-    }
+    try:
+        yield {
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": f"http://127.0.0.1:{sink.server_port}/v1/traces",
+            "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "http/protobuf",
+            "OTEL_SERVICE_NAME": "bench",
+            "PYTHONHASHSEED": "0",
+        }
+    finally:
+        sink.shutdown()
+
+
+def measure(rounds: int, seconds: int, connections: int) -> dict[str, list[tuple[float, float]]]:
+    with otlp_sink() as env:
+        return _measure(rounds, seconds, connections, env)
+
+
+def _measure(
+    rounds: int, seconds: int, connections: int, env: dict[str, str]
+) -> dict[str, list[tuple[float, float]]]:
     results: dict[str, list[tuple[float, float]]] = {v: [] for v in VARIANTS}
     with tempfile.TemporaryDirectory(prefix="obsstack-bench-") as tmp:
         for round_number in range(rounds):
@@ -218,7 +235,6 @@ def measure(rounds: int, seconds: int, connections: int) -> dict[str, list[tuple
                     f"p99 {result[1]:.2f} ms",
                     file=sys.stderr,
                 )
-    sink.shutdown()
     return results
 
 

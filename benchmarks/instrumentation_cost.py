@@ -24,13 +24,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from benchmarks.instrumentation import LOGGING, VARIANTS, _environment, _Sink, build_app
-from tests.support.processes import free_port
+from benchmarks.instrumentation import LOGGING, VARIANTS, _environment, build_app, otlp_sink
 
 CONNECTIONS = 32
 REQUEST = b"GET /ping HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: wrk\r\n\r\n"
@@ -147,18 +144,11 @@ def main(argv: list[str] | None = None) -> int:
     if unknown or "bare" not in variants:
         print(f"--variants: unknown {unknown} or no bare (one of {VARIANTS})", file=sys.stderr)
         return 2
-    sink = ThreadingHTTPServer(("127.0.0.1", free_port()), _Sink)
-    threading.Thread(target=sink.serve_forever, daemon=True).start()
-    env = {
-        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": f"http://127.0.0.1:{sink.server_port}/v1/traces",
-        "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "http/protobuf",
-        "OTEL_SERVICE_NAME": "bench",
-    }
     counts = {}
-    for variant in variants:
-        counts[variant] = count(variant, args.requests, env)
-        print(f"{variant}: {counts[variant]:,} instructions a request", file=sys.stderr)
-    sink.shutdown()
+    with otlp_sink() as env:
+        for variant in variants:
+            counts[variant] = count(variant, args.requests, env)
+            print(f"{variant}: {counts[variant]:,} instructions a request", file=sys.stderr)
     bare, peers = counts["bare"], counts.get("peers")
     print("| variant | instructions a request | added to bare | ratio to bare | ratio to peers |")
     print("|---|---:|---:|---:|---:|")
