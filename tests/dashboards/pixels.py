@@ -27,12 +27,24 @@ def grid_box(grid: list[int], height_px: int) -> tuple[float, float, float, floa
 def ink(png: Path, box: tuple[float, float, float, float], inset: int = 30) -> float:
     """Share of pixels inside ``box`` (figure coordinates, origin bottom-left), ``inset`` pixels
     in from its edges (past the title and border), that differ from the panel background."""
+    region = _body(png, box, inset)
+    distance = numpy.abs(region - numpy.array(PANEL_BACKGROUND, dtype=numpy.int16)).max(axis=2)
+    return float((distance > 24).mean()) if distance.size else 0.0
+
+
+def coloured(png: Path, box: tuple[float, float, float, float], inset: int = 30) -> int:
+    """How many pixels inside ``box`` (as for :func:`ink`) carry a colour rather than a grey:
+    series, bars, thresholds and coloured values do; titles, axes, frames and "No data" do
+    not."""
+    region = _body(png, box, inset)
+    return int(((region.max(axis=2) - region.min(axis=2)) > 60).sum())
+
+
+def _body(png: Path, box: tuple[float, float, float, float], inset: int) -> numpy.ndarray:
     with Image.open(png) as image:
         rgb = image.convert("RGB")
         width, height = rgb.size
         x0, y0, x1, y1 = box
         left, right = round(x0 * width) + 6, round(x1 * width) - 6
         top, bottom = round((1 - y1) * height) + inset, round((1 - y0) * height) - 6
-        region = numpy.asarray(rgb.crop((left, top, right, bottom)), dtype=numpy.int16)
-    distance = numpy.abs(region - numpy.array(PANEL_BACKGROUND, dtype=numpy.int16)).max(axis=2)
-    return float((distance > 24).mean()) if distance.size else 0.0
+        return numpy.asarray(rgb.crop((left, top, right, bottom)), dtype=numpy.int16)
