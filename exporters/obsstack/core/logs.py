@@ -39,6 +39,8 @@ _LEVEL_NAMES = ("debug", "info", "warning", "error", "critical")
 
 REQUEST_ID: ContextVar[str | None] = ContextVar("obsstack_request_id", default=None)
 TENANT_ID: ContextVar[str | None] = ContextVar("obsstack_tenant_id", default=None)
+# The fields of the current request a line carries when they are known (request_context()).
+CONTEXT_FIELDS = ("trace_id", "span_id", "request_id", "tenant_id")
 
 _REDACTED = Secrets.PLACEHOLDER
 # A key that names a secret: password, db_password, access_token, x-api-key, client_secret...
@@ -123,6 +125,8 @@ def _extra_scrub(scrub: Scrub) -> Scrub | None:
 _PLAIN_FIELDS = frozenset({"timestamp", "level", "logger", "trace_id", "span_id", "request_id"})
 # The fields every line starts with: an extra of the same name takes the slow path.
 _LEADING_FIELDS = frozenset({"timestamp", "level", "logger", "message"})
+# The attributes every LogRecord has, and the message the formatter adds.
+_STANDARD_FIELDS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message"}
 # python-json-logger's encoder with its default settings, made once rather than per line.
 _ENCODER = JsonEncoder()
 
@@ -166,6 +170,13 @@ class ScrubbingJsonFormatter(JsonFormatter):
         self.scrub = _extra_scrub(scrub)
         # python-json-logger's options are given to the constructor: decided once.
         self._direct = self._default_steps()
+        # Whether a record's line is known without the record (obsstack.core.access_log): every
+        # standard attribute skipped, the request's context fields shown.
+        self.direct_without_record = (
+            self._direct
+            and self._skip_fields >= _STANDARD_FIELDS
+            and self._skip_fields.isdisjoint(CONTEXT_FIELDS)
+        )
 
     def format(self, record: logging.LogRecord) -> str:
         fields = record.__dict__
@@ -189,17 +200,26 @@ class ScrubbingJsonFormatter(JsonFormatter):
                     found.append(key)
                     if len(found) == len(added):
                         break
-            extras = self._encode_extras(fields, reversed(found))
+            extras = self.encode_extras(fields, reversed(found))
             if extras is None:
                 return super().format(record)
+        return self.direct_line(
+            record.created, record.levelname, record.name, record.message, extras
+        )
+
+    def direct_line(
+        self, created: float, levelname: str, name: str, message: str, extras: str | None
+    ) -> str:
+        """The line of a record made of these fields, followed by ``extras`` (the encoded added
+        fields, from :meth:`encode_extras`)."""
         return (
-            f'{self.prefix}{{"timestamp": "{utc_timestamp(record.created)}", '
-            f'"level": {_encode(record.levelname)}, "logger": {_encode(record.name)}, '
-            f'"message": {_encode(redact_field("message", record.message, self.scrub))}'
+            f'{self.prefix}{{"timestamp": "{utc_timestamp(created)}", '
+            f'"level": {_encode(levelname)}, "logger": {_encode(name)}, '
+            f'"message": {_encode(redact_field("message", message, self.scrub))}'
             f"{extras or ''}}}"
         )
 
-    def _encode_extras(self, fields: dict[str, Any], keys: Iterable[str]) -> str | None:
+    def encode_extras(self, fields: Mapping[str, Any], keys: Iterable[str]) -> str | None:
         """The added fields of a record as they end its line; None when one needs the base's
         steps (a field named like a leading one, or not named by a string)."""
         scrub = self.scrub
@@ -283,17 +303,24 @@ class ContextFilter(logging.Filter):
     """Adds trace_id, span_id, request_id and tenant_id of the current request to each record."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        context = trace.get_current_span().get_span_context()
-        if context.is_valid:
-            record.trace_id = trace.format_trace_id(context.trace_id)
-            record.span_id = trace.format_span_id(context.span_id)
-        request_id = REQUEST_ID.get()
-        if request_id is not None:
-            record.request_id = request_id
-        tenant_id = TENANT_ID.get()
-        if tenant_id is not None:
-            record.tenant_id = tenant_id
+        record.__dict__.update(request_context())
         return True
+
+
+def request_context() -> dict[str, str]:
+    """The current request's trace_id, span_id, request_id and tenant_id, those that are known."""
+    fields = {}
+    context = trace.get_current_span().get_span_context()
+    if context.is_valid:
+        fields["trace_id"] = trace.format_trace_id(context.trace_id)
+        fields["span_id"] = trace.format_span_id(context.span_id)
+    request_id = REQUEST_ID.get()
+    if request_id is not None:
+        fields["request_id"] = request_id
+    tenant_id = TENANT_ID.get()
+    if tenant_id is not None:
+        fields["tenant_id"] = tenant_id
+    return fields
 
 
 def set_tenant(tenant_id: str | None) -> None:
@@ -355,7 +382,7 @@ def configure_logging(
     environment configures an endpoint (:func:`obsstack.core.otel_logs.export_logs`); without one,
     an export set up before (e.g. by ``instrument_app``) goes on, with this ``scrub``.
     """
-    from obsstack.core import otel_logs
+    from obsstack.core import access_log, otel_logs
 
     env = os.environ if env is None else env
     root_level = _level_name(env.get(LEVEL_ENV) or level, LEVEL_ENV)
@@ -383,6 +410,7 @@ def configure_logging(
         logger = logging.getLogger(name)
         logger.handlers.clear()
         logger.propagate = True
+    access_log.use_direct_access_lines()
     for name in _configured_loggers - set(per_logger):
         logging.getLogger(name).setLevel(logging.NOTSET)
     for name, name_level in per_logger.items():
