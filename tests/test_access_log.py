@@ -103,12 +103,21 @@ def test_uvicorn_access_is_an_access_logger_after_configure_logging(stream, monk
     assert json.loads(stream.getvalue())["message"] == "a mapping came"
 
 
+class Keeping(logging.Handler):
+    """A user's handler: keeps the records it is given."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.seen.append(record)
+
+
 def records_of(logger: logging.Logger) -> list[logging.LogRecord]:
-    seen: list[logging.LogRecord] = []
-    handler = logging.Handler()
-    handler.emit = seen.append  # type: ignore[method-assign]
+    handler = Keeping()
     logger.addHandler(handler)
-    return seen
+    return handler.seen
 
 
 def test_a_second_handler_on_the_root_gets_the_record_too(stream, monkeypatch):
