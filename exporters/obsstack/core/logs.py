@@ -127,6 +127,11 @@ _PLAIN_FIELDS = frozenset({"timestamp", "level", "logger", "trace_id", "span_id"
 _LEADING_FIELDS = frozenset({"timestamp", "level", "logger", "message"})
 # The attributes every LogRecord has, and the message the formatter adds.
 _STANDARD_FIELDS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message"}
+# Parts of lines made once: (level, logger) -> what follows the timestamp up to the message,
+# an added field's name -> what precedes its value. Bounded, for names made at run time.
+_HEADS: dict[tuple[str, str], str] = {}
+_EXTRA_PREFIXES: dict[str, str] = {}
+_CACHED = 1024
 # python-json-logger's encoder with its default settings, made once rather than per line.
 _ENCODER = JsonEncoder()
 
@@ -212,11 +217,15 @@ class ScrubbingJsonFormatter(JsonFormatter):
     ) -> str:
         """The line of a record made of these fields, followed by ``extras`` (the encoded added
         fields, from :meth:`encode_extras`)."""
+        head = _HEADS.get((levelname, name))
+        if head is None:
+            head = f'"level": {_encode(levelname)}, "logger": {_encode(name)}, "message": '
+            if len(_HEADS) < _CACHED:
+                _HEADS[(levelname, name)] = head
+        text = redact_secrets(message if self.scrub is None else self.scrub(message))
         return (
-            f'{self.prefix}{{"timestamp": "{utc_timestamp(created)}", '
-            f'"level": {_encode(levelname)}, "logger": {_encode(name)}, '
-            f'"message": {_encode(redact_field("message", message, self.scrub))}'
-            f"{extras or ''}}}"
+            f'{self.prefix}{{"timestamp": "{utc_timestamp(created)}", {head}'
+            f"{encode_basestring_ascii(text)}{extras or ''}}}"
         )
 
     def encode_extras(self, fields: Mapping[str, Any], keys: Iterable[str]) -> str | None:
@@ -225,16 +234,22 @@ class ScrubbingJsonFormatter(JsonFormatter):
         scrub = self.scrub
         encoded = []
         for key in keys:
-            if key == "color_message":
-                continue
-            if not isinstance(key, str) or key in _LEADING_FIELDS:
-                return None
-            if key.startswith("_"):
-                continue
+            prefix = _EXTRA_PREFIXES.get(key)
+            if prefix is None:
+                if key == "color_message" or (isinstance(key, str) and key.startswith("_")):
+                    continue
+                if not isinstance(key, str) or key in _LEADING_FIELDS:
+                    return None
+                prefix = f", {encode_basestring_ascii(key)}: "
+                if len(_EXTRA_PREFIXES) < _CACHED:
+                    _EXTRA_PREFIXES[key] = prefix
             value = fields[key]
+            if key in _PLAIN_FIELDS and type(value) is str:
+                encoded.append(prefix + encode_basestring_ascii(value))
+                continue
             if key not in _PLAIN_FIELDS:
                 value = redact_field(key, value, scrub)
-            encoded.append(f", {encode_basestring_ascii(key)}: {_encode(value)}")
+            encoded.append(prefix + _encode(value))
         return "".join(encoded)
 
     def _default_steps(self) -> bool:
