@@ -2,12 +2,12 @@
 
 Units follow Grafana's value formats (``packages/grafana-data/src/valueFormats``): ``short``
 scales by 1000 with `` K``/`` Mil``/`` Bil``, the throughput units (``reqps``, ``ops``,
-``cpm``) by 1000 with ``K``/``M``/``B``, ``bytes`` by 1024 (IEC), ``Bps`` and ``decbytes`` by
-1000 (SI), ``s`` and ``ms`` move to the largest unit below the value, ``percentunit`` is a
-ratio shown as percent, ``suffix:``/``prefix:`` add text. Without ``decimals`` the number of
-decimals follows the value's magnitude, as Grafana's ``toFixed`` does. Named colours are the
-dark theme's (``createVisualizationColors.ts``), and ``palette-classic`` cycles through its
-classic palette.
+``cpm``) by 1000 with ``K``/``M``/``B`` and Grafana's symbol (``req/s``, ``ops/s``, ``c/m``),
+``bytes`` by 1024 (IEC), ``Bps`` and ``decbytes`` by 1000 (SI), ``s`` and ``ms`` move to the
+largest unit below the value, ``percentunit`` is a ratio shown as percent,
+``suffix:``/``prefix:`` add text. Without ``decimals`` the number of decimals follows the
+value's magnitude, as Grafana's ``toFixed`` does. Named colours are the dark theme's
+(``createVisualizationColors.ts``), and ``palette-classic`` cycles through its classic palette.
 """
 
 from __future__ import annotations
@@ -128,6 +128,30 @@ def _scaled(factor: float, suffixes: Sequence[str], offset: int = 0) -> Formatte
     return fmt
 
 
+# Grafana's throughput units and the symbol each is shown with (``simpleCountUnit``).
+_THROUGHPUT = {
+    "cps": "c/s",
+    "ops": "ops/s",
+    "reqps": "req/s",
+    "rps": "rd/s",
+    "wps": "wr/s",
+    "iops": "io/s",
+    "eps": "evt/s",
+    "mps": "msg/s",
+    "recps": "rec/s",
+    "rowsps": "rows/s",
+    "cpm": "c/m",
+    "opm": "ops/m",
+    "reqpm": "req/m",
+    "rpm": "rd/m",
+    "wpm": "wr/m",
+    "epm": "evts/m",
+    "mpm": "msgs/m",
+    "recpm": "rec/m",
+    "rowspm": "rows/m",
+}
+
+
 def _count(symbol: str) -> Formatter:
     scaler = _scaled(1000, ["", "K", "M", "B", "T"])
     return lambda value, decimals: f"{scaler(value, decimals)} {symbol}"
@@ -205,10 +229,7 @@ _FORMATS: dict[str, Formatter] = {
     "Bps": _si("B/s"),
     "bps": _si("bps"),
     "hertz": _si("Hz"),
-    **{
-        unit: _count(unit)
-        for unit in ("cps", "ops", "reqps", "rps", "wps", "iops", "cpm", "opm", "rpm", "wpm")
-    },
+    **{unit: _count(symbol) for unit, symbol in _THROUGHPUT.items()},
 }
 
 
