@@ -1,7 +1,8 @@
 """A small instrumented service for the tests that need a real uvicorn process.
 
 ``python -m tests.instrumentation.sample_app --port P [--workers N]``; ``SAMPLE_UPSTREAM`` is the
-base URL ``/fanout`` calls with httpx (the service itself, by default).
+base URL ``/fanout`` calls with httpx (the service itself, by default); ``SAMPLE_ACCESS_LOG=1``
+turns uvicorn's access line on.
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ def main() -> None:
         port=args.port,
         workers=args.workers,
         log_config=None,
-        access_log=False,
+        access_log=os.environ.get("SAMPLE_ACCESS_LOG") == "1",
     )
 
 

@@ -104,6 +104,40 @@ def test_server_span_log_line_and_exemplar_carry_the_same_trace_id(traced, recei
     assert [e.labels["trace_id"] for e in exemplars] == [span.trace_id]
 
 
+def test_the_access_line_carries_the_requests_trace_request_and_tenant(tmp_path, receiver):
+    """uvicorn's access line in a real server whose only log handler is the JSON one (the line
+    written without a LogRecord): the same fields, in the same order, as the request's own
+    lines, and its secrets redacted."""
+    process, url = start_sample(
+        tmp_path,
+        {
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": f"{receiver.http.url}/v1/traces",
+            "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "http/protobuf",
+            "SAMPLE_ACCESS_LOG": "1",
+        },
+    )
+    with running(process):
+        response = httpx.get(f"{url}/items/7?token=abc123", headers={"x-request-id": "req-a-1"})
+        assert response.status_code == 200
+        wait_until(
+            lambda: any(e["logger"] == "uvicorn.access" for e in log_lines(process)), 10, "access"
+        )
+    lines = [e for e in log_lines(process) if e.get("request_id") == "req-a-1"]
+    [own] = [e for e in lines if e["message"] == "item requested"]
+    [access] = [e for e in lines if e["logger"] == "uvicorn.access"]
+    assert list(access) == [
+        "timestamp", "level", "logger", "message", "trace_id", "span_id", "request_id", "tenant_id"
+    ]  # fmt: skip
+    assert access["level"] == "INFO"
+    assert str(access["message"]).endswith('"GET /items/7?token=<redacted> HTTP/1.1" 200')
+    assert (access["trace_id"], access["span_id"], access["tenant_id"]) == (
+        own["trace_id"],
+        own["span_id"],
+        "acme",
+    )
+    assert "abc123" not in process.output()
+
+
 def test_one_server_span_per_request_and_client_spans_for_outgoing_calls(traced, receiver):
     _, url = traced
     incoming_trace = "4bf92f3577b34da6a3ce929d0e0e4736"
