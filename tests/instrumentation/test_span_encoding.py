@@ -17,6 +17,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode
 from opentelemetry.trace.span import TraceFlags, TraceState
 
+from obsstack.instrumentation import span_encoding
 from obsstack.instrumentation.span_encoding import EncodedSpan, encode_spans
 from obsstack.instrumentation.span_export import (
     EncodingBatchSpanProcessor,
@@ -75,6 +76,24 @@ def test_spans_are_the_bytes_of_the_sdk_encoder():
 def test_a_large_resource_and_a_batch_of_server_spans_are_the_same_bytes_too():
     spans = finished_spans({"service.name": "s" * 200, "service.instance.id": "i"}) * 300
     assert encode_spans(spans) == sdk_encode(spans).SerializePartialToString()
+
+
+def test_values_that_repeat_are_kept_a_bounded_number_and_every_span_is_the_sdks_bytes():
+    """Kept pairs are the first ones seen: a path per request fills them, the rest is written
+    each time; 1 and True, equal in Python, stay an int and a bool."""
+    provider = TracerProvider()
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("obsstack.instrumentation")
+    for number in range(span_encoding._PAIRS_MAX + 500):
+        with tracer.start_as_current_span("GET", kind=SpanKind.SERVER) as span:
+            span.set_attributes({**SERVER_ATTRIBUTES, "url.path": f"/items/{number}"})
+            span.set_attributes({"n": 1, "flag": True, "zero": 0, "no": False})
+    spans = list(exporter.get_finished_spans())
+    for encoded, sdk in ((encode_spans(spans), sdk_encode(spans)), (encode_spans(spans[-3:]),
+                         sdk_encode(spans[-3:]))):  # fmt: skip
+        assert encoded == sdk.SerializePartialToString()
+    assert len(span_encoding._pairs) == span_encoding._PAIRS_MAX
 
 
 def test_an_attribute_the_sdk_cannot_encode_is_left_out_as_the_sdk_does(caplog):

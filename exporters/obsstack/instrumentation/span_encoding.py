@@ -7,7 +7,7 @@ under the GIL, so the event loop waits for it. Here each span is written straigh
 format, fields in number order, as protobuf serialises them: ``encode_spans(spans)`` equals the
 SDK's ``encode_spans(spans).SerializePartialToString()`` byte for byte (a test compares them on
 spans with every kind of field). Resources and scopes are written once per batch; attribute
-keys once per process.
+keys, and the pairs of a key and a short value that repeat, once per process.
 """
 
 from __future__ import annotations
@@ -89,8 +89,13 @@ def _value(value: Any) -> bytes:
 
 
 # Encoded attribute keys (tag, length, key) of at most 64 bytes: they are few, and an inline
-# pair of such a key and a short string stays under 128 bytes. Values are never kept.
+# pair of such a key and a short string stays under 128 bytes.
 _keys: dict[str, bytes] = {}
+# Whole pairs (length, KeyValue) of short strings and small integers, for the values that repeat
+# from span to span (a method, a scheme, a host, a route, a status): the first _PAIRS_MAX seen;
+# a value seen after that is written each time.
+_pairs: dict[tuple[str, str | int], bytes] = {}
+_PAIRS_MAX = 2048
 
 
 def _key_value(key: str, value: Any) -> bytes:
@@ -103,26 +108,36 @@ def _key_value(key: str, value: Any) -> bytes:
 
 
 def _attributes(tag: bytes, attributes: Mapping[str, Any] | None) -> bytes:
-    """Repeated KeyValue fields; short strings, the usual values, are written inline."""
+    """Repeated KeyValue fields; short strings and small integers, the usual values, are
+    written inline, and kept (:data:`_pairs`)."""
     if not attributes:
         return b""
     parts = []
-    keys = _keys
+    keys, pairs = _keys, _pairs
     for key, value in attributes.items():
-        encoded_key = keys.get(key)
-        if encoded_key is not None:
-            kind = type(value)
-            if kind is str and len(value) < 40:
+        kind = type(value)
+        if kind is str or kind is int:  # not bool: (key, True) would find (key, 1)
+            known = pairs.get((key, value))
+            if known is not None:
+                parts.append(tag + known)
+                continue
+            encoded_key = keys.get(key)
+            pair = None
+            if encoded_key is None:
+                pass
+            elif kind is str and len(value) < 40:
                 text = value.encode()
                 size = len(text)
                 if size < 40:  # KeyValue {key, value: AnyValue {string_value}} under 128 bytes
                     pair = encoded_key + bytes((0x12, size + 2, 0x0A, size)) + text
-                    parts.append(tag + bytes((len(pair),)) + pair)
-                    continue
             elif kind is int and 0 <= value < 2**35:  # AnyValue {int_value}: at most 6 bytes
                 number = b"\x18" + _varint(value)
                 pair = encoded_key + bytes((0x12, len(number))) + number
-                parts.append(tag + bytes((len(pair),)) + pair)
+            if pair is not None:
+                known = bytes((len(pair),)) + pair
+                if len(pairs) < _PAIRS_MAX:
+                    pairs[(key, value)] = known
+                parts.append(tag + known)
                 continue
         try:
             parts.append(_field(tag, _key_value(key, value)))
