@@ -71,6 +71,7 @@ def instrument_app(
     exemplars: bool = True,
     created_series: bool | None = None,
     fastapi_tracing: bool = False,
+    gc_freeze: bool = True,
 ) -> Instrumentation:
     """Make a FastAPI (or Starlette) application observable; call it before the app serves.
 
@@ -100,6 +101,11 @@ def instrument_app(
       exists. By default the middleware makes the one server span and FastAPI's own tracing is
       turned off: the same span on every FastAPI version, for a third of the cost. True keeps
       FastAPI's spans; the middleware then reuses its server span.
+    - ``gc_freeze``: once the application has started (its lifespan startup), what exists then
+      is left out of the garbage collector's passes (``gc.freeze()``, once a process). A traced
+      request makes many short-lived objects, and the full collections they set off otherwise
+      walk every module, route and client of the process: their pauses set p99. Process-wide;
+      False leaves the collector alone.
     """
     registry = REGISTRY if registry is None else registry
     if created_series is False:
@@ -126,6 +132,7 @@ def instrument_app(
         metrics_path=metrics_path or "",
         excluded_paths=excluded_paths,
         request_ids=request_ids,
+        gc_freeze=gc_freeze,
         tracer=provider.get_tracer("obsstack.instrumentation", __version__) if provider else None,
         # prometheus-client keeps no exemplars in multi-process mode.
         exemplars=exemplars and directory is None,
