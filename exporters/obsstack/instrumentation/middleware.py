@@ -63,7 +63,7 @@ class InstrumentationMiddleware:
         request_ids: bool,
         tracer: Tracer | None,
         exemplars: bool,
-        gc_freeze: bool = False,
+        gc_freeze: bool,
     ) -> None:
         self.app = app
         self.metrics = metrics

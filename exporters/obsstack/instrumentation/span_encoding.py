@@ -123,15 +123,13 @@ def _attributes(tag: bytes, attributes: Mapping[str, Any] | None) -> bytes:
                 continue
             encoded_key = keys.get(key)
             pair = None
-            if encoded_key is None:
-                pass
-            elif kind is str and len(value) < 40:
+            if encoded_key is not None and kind is str and len(value) < 40:
                 text = value.encode()
                 size = len(text)
                 if size < 40:  # KeyValue {key, value: AnyValue {string_value}} under 128 bytes
                     pair = encoded_key + bytes((0x12, size + 2, 0x0A, size)) + text
-            elif kind is int and 0 <= value < 2**35:  # AnyValue {int_value}: at most 6 bytes
-                number = b"\x18" + _varint(value)
+            elif encoded_key is not None and kind is int and 0 <= value < 2**35:
+                number = b"\x18" + _varint(value)  # AnyValue {int_value}: at most 6 bytes
                 pair = encoded_key + bytes((0x12, len(number))) + number
             if pair is not None:
                 known = bytes((len(pair),)) + pair
