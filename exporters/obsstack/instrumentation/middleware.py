@@ -24,6 +24,7 @@ from obsstack.core import naming, otel_logs
 from obsstack.core.asgi import ASGIApp, Message, Receive, Scope, Send
 from obsstack.core.logs import REQUEST_ID, TENANT_ID
 from obsstack.instrumentation.http_metrics import KNOWN_METHODS, OTHER_METHOD, HttpMetrics
+from obsstack.instrumentation.server_spans import ServerSpans
 
 REQUEST_ID_HEADER = b"x-request-id"
 # A request id taken from a client goes into logs and back into a header: short and plain.
@@ -72,6 +73,7 @@ class InstrumentationMiddleware:
         self.excluded_paths = frozenset(excluded_paths)
         self.request_ids = request_ids
         self.tracer = tracer
+        self.server_spans = ServerSpans.for_tracer(tracer) if tracer is not None else None
         self.exemplars = exemplars and tracer is not None
         self.gc_freeze = gc_freeze
         self._finished: dict[tuple[str, int, str, str | None, int], tuple[Any, Any, str]] = {}
@@ -153,12 +155,16 @@ class InstrumentationMiddleware:
                 span = current if current.get_span_context().is_valid else None
             else:
                 own_span = True
-                span = tracer.start_span(
-                    "HTTP" if method == OTHER_METHOD else method,
-                    context=propagate.extract(carrier) if carrier else None,
-                    kind=SpanKind.SERVER,
-                    attributes=_span_attributes(scope, method),
-                )
+                name = "HTTP" if method == OTHER_METHOD else method
+                parent = propagate.extract(carrier) if carrier else None
+                if self.server_spans is not None:
+                    span = self.server_spans.start(
+                        name, parent, lambda: _span_attributes(scope, method)
+                    )
+                else:
+                    span = tracer.start_span(
+                        name, parent, SpanKind.SERVER, _span_attributes(scope, method)
+                    )
                 span_token = otel_context.attach(trace.set_span_in_context(span))
         active = self.metrics.active_child(method)
         active.inc()

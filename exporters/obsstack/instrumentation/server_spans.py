@@ -1,0 +1,184 @@
+"""Server spans started the way the SDK starts them, without its general path where the
+outcome is known.
+
+``Tracer.start_span`` asks the sampler through a chain of calls, builds a sampling result and
+the span's attributes, and only then knows whether the span is recorded. For the samplers the
+SDK ships (``always_on``, ``always_off``, ``traceidratio`` and their ``parentbased_`` forms, as
+``OTEL_TRACES_SAMPLER`` sets them) with its random id generator, the outcome is a function of
+the trace id and the parent: :class:`ServerSpans` computes it directly, makes the span the SDK
+would make (a ``NonRecordingSpan``, or the SDK's own recording span with the arguments
+``start_span`` gives it, started through the span processors), counts it in the SDK's span
+metrics, and builds the span's attributes only for a span that records them. Same ids from the
+same random state, same span, same processors: a test compares the two paths.
+
+Anything else takes ``tracer.start_span``: a user's sampler or id generator, a tracer that was
+disabled or given another sampler, and an SDK whose ``start_span`` or samplers are not the ones
+this was written against (opentelemetry-sdk 1.45; their source is fingerprinted).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import random
+from collections.abc import Callable
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.sdk import trace as sdk_trace
+from opentelemetry.sdk.trace import sampling
+from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
+from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, TraceFlags
+
+# Whether a span with this trace id and parent (a valid span context, or None) is sampled.
+Decide = Callable[[int, SpanContext | None], bool]
+Attributes = Callable[[], dict[str, Any]]
+
+_TRACE_ID_LIMIT = (1 << 64) - 1
+_FLAGS = {
+    (sampled, random_id): TraceFlags(
+        (TraceFlags.SAMPLED if sampled else TraceFlags.DEFAULT)
+        | (TraceFlags.RANDOM_TRACE_ID if random_id else TraceFlags.DEFAULT)
+    )
+    for sampled in (False, True)
+    for random_id in (False, True)
+}
+# sha256 of the SDK code whose outcome ServerSpans reproduces, as opentelemetry-sdk 1.45 has it.
+_VERIFIED = "8a1c789cec60bb9501b4fcdab2d6a2f7644b32da2072a433ba9b9e51599f258b"
+_REPRODUCED = (
+    sdk_trace.Tracer.start_span,
+    sampling.StaticSampler.should_sample,
+    sampling.TraceIdRatioBased.should_sample,
+    sampling.ParentBased.should_sample,
+    sampling._get_parent_trace_state,
+    RandomIdGenerator.generate_trace_id,
+    RandomIdGenerator.generate_span_id,
+)
+
+
+def sdk_fingerprint() -> str:
+    """The sha256 of the source of the SDK code :class:`ServerSpans` reproduces."""
+    try:
+        source = "\n".join(inspect.getsource(code) for code in _REPRODUCED)
+    except (OSError, TypeError):  # no source installed: nothing to compare with
+        return ""
+    return hashlib.sha256(source.encode()).hexdigest()
+
+
+def _decision(sampler: object) -> Decide | None:
+    """How ``sampler`` decides, for the SDK's own samplers; None for any other."""
+    kind = type(sampler)
+    if kind.should_sample is sampling.StaticSampler.should_sample:  # type: ignore[attr-defined]
+        decision = sampler._decision  # type: ignore[attr-defined]
+        if decision is sampling.Decision.RECORD_AND_SAMPLE:
+            return lambda trace_id, parent: True
+        if decision is sampling.Decision.DROP:
+            return lambda trace_id, parent: False
+        return None
+    if (
+        kind.should_sample is sampling.TraceIdRatioBased.should_sample  # type: ignore[attr-defined]
+        and kind.bound is sampling.TraceIdRatioBased.bound  # type: ignore[attr-defined]
+        and kind.TRACE_ID_LIMIT == _TRACE_ID_LIMIT  # type: ignore[attr-defined]
+    ):
+        return lambda trace_id, parent: trace_id & _TRACE_ID_LIMIT < sampler._bound  # type: ignore[attr-defined]
+    if kind.should_sample is sampling.ParentBased.should_sample:  # type: ignore[attr-defined]
+        delegates = [
+            _decision(getattr(sampler, name))
+            for name in (
+                "_root",
+                "_remote_parent_sampled",
+                "_remote_parent_not_sampled",
+                "_local_parent_sampled",
+                "_local_parent_not_sampled",
+            )
+        ]
+        if None in delegates:
+            return None
+        root, remote_sampled, remote_unsampled, local_sampled, local_unsampled = delegates
+
+        def parent_based(trace_id: int, parent: SpanContext | None) -> bool:
+            if parent is None:
+                return root(trace_id, None)  # type: ignore[misc]
+            if parent.is_remote:
+                chosen = remote_sampled if parent.trace_flags.sampled else remote_unsampled
+            else:
+                chosen = local_sampled if parent.trace_flags.sampled else local_unsampled
+            return chosen(trace_id, parent)  # type: ignore[misc]
+
+        return parent_based
+    return None
+
+
+class ServerSpans:
+    """Starts the middleware's server spans for one SDK tracer."""
+
+    def __init__(self, tracer: sdk_trace.Tracer, decide: Decide) -> None:
+        self.tracer = tracer
+        self.sampler = tracer.sampler
+        self.id_generator = tracer.id_generator
+        self.decide = decide
+
+    @classmethod
+    def for_tracer(cls, tracer: trace.Tracer) -> ServerSpans | None:
+        """The shortcut for ``tracer``, or None where only ``start_span`` knows the outcome."""
+        if type(tracer) is not sdk_trace.Tracer:
+            return None
+        if type(tracer.id_generator) is not RandomIdGenerator:
+            return None
+        decide = _decision(tracer.sampler)
+        if decide is None or sdk_fingerprint() != _VERIFIED:
+            return None
+        return cls(tracer, decide)
+
+    def start(self, name: str, context: Context | None, attributes: Attributes) -> trace.Span:
+        """A server span named ``name``, child of the span in ``context`` (or the current one),
+        with ``attributes()`` if it records them."""
+        tracer = self.tracer
+        if (
+            tracer.sampler is not self.sampler
+            or tracer.id_generator is not self.id_generator
+            or not tracer._tracer_config.is_enabled
+        ):
+            return tracer.start_span(name, context, SpanKind.SERVER, attributes())
+        parent: SpanContext | None = trace.get_current_span(context).get_span_context()
+        if parent is None or not parent.is_valid:
+            parent = None
+            trace_id = random.getrandbits(128)
+            while not trace_id:
+                trace_id = random.getrandbits(128)
+            random_id = True
+            trace_state = None
+        else:
+            trace_id = parent.trace_id
+            random_id = parent.trace_flags.random_trace_id
+            trace_state = parent.trace_state
+        sampled = self.decide(trace_id, parent)
+        span_id = random.getrandbits(64)
+        while not span_id:
+            span_id = random.getrandbits(64)
+        flags = _FLAGS[sampled, random_id]
+        span_context = SpanContext(trace_id, span_id, False, flags, trace_state)
+        decision = sampling.Decision.RECORD_AND_SAMPLE if sampled else sampling.Decision.DROP
+        record_end_metrics = tracer._tracer_metrics.start_span(parent, decision)
+        if not sampled:
+            return NonRecordingSpan(span_context)
+        span = sdk_trace._Span(
+            name=name,
+            context=span_context,
+            parent=parent,
+            sampler=self.sampler,
+            resource=tracer.resource,
+            attributes=attributes(),
+            span_processor=tracer.span_processor,
+            kind=SpanKind.SERVER,
+            links=(),
+            instrumentation_info=tracer.instrumentation_info,
+            record_exception=True,
+            set_status_on_exception=True,
+            limits=tracer._span_limits,
+            instrumentation_scope=tracer._instrumentation_scope,
+            record_end_metrics=record_end_metrics,
+        )
+        span.start(start_time=None, parent_context=context)
+        return span

@@ -1,0 +1,206 @@
+"""The middleware's server spans are the spans the SDK's ``start_span`` makes: the same ids
+from the same random state, the same sampling decision, the same recorded span seen by the span
+processors and the SDK's own span metrics; anything the shortcut does not know takes
+``start_span``."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader, NumberDataPoint
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider, sampling
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
+from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, TraceFlags, TraceState
+
+from obsstack.instrumentation import server_spans
+from obsstack.instrumentation.server_spans import ServerSpans
+
+ATTRIBUTES: dict[str, Any] = {
+    "http.request.method": "GET",
+    "url.path": "/items/7",
+    "server.port": 8000,
+    "user_agent.original": "curl/8.5",
+}
+SAMPLERS = {
+    "always_on": lambda: sampling.ALWAYS_ON,
+    "always_off": lambda: sampling.ALWAYS_OFF,
+    "traceidratio": lambda: sampling.TraceIdRatioBased(0.5),
+    "parentbased_traceidratio": lambda: sampling.ParentBasedTraceIdRatio(0.5),
+    "parentbased_always_on": lambda: sampling.ParentBased(sampling.ALWAYS_ON),
+    "parentbased_always_off": lambda: sampling.ParentBased(sampling.ALWAYS_OFF),
+    "parentbased_inverted": lambda: sampling.ParentBased(
+        sampling.TraceIdRatioBased(0.25),
+        remote_parent_sampled=sampling.ALWAYS_OFF,
+        remote_parent_not_sampled=sampling.ALWAYS_ON,
+    ),
+}
+STATE = TraceState([("vendor", "x1")])
+PARENTS = {
+    "none": None,
+    "remote sampled": SpanContext(0xA1, 0xB1, True, TraceFlags(0x03), STATE),
+    "remote not sampled": SpanContext(0xA2, 0xB2, True, TraceFlags(0x00), STATE),
+    "local sampled": SpanContext(0xA3, 0xB3, False, TraceFlags(0x01)),
+    "local not sampled": SpanContext(0xA4, 0xB4, False, TraceFlags(0x02)),
+}
+
+
+def _provider(sampler: sampling.Sampler, **kwargs: Any) -> tuple[Any, InMemorySpanExporter]:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(sampler=sampler, resource=Resource.create({"a": 1}), **kwargs)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    return provider, exporter
+
+
+def _context(parent: SpanContext | None) -> Context | None:
+    return None if parent is None else trace.set_span_in_context(NonRecordingSpan(parent))
+
+
+def _seen(span: Any) -> tuple[Any, ...]:
+    """What a user or a span processor sees of a started span."""
+    return (type(span), span.get_span_context(), span.is_recording())
+
+
+def _finished(span: ReadableSpan) -> tuple[Any, ...]:
+    return (
+        span.name,
+        span.context,
+        span.parent,
+        span.kind,
+        dict(span.attributes or {}),
+        span.resource,
+        span.instrumentation_scope,
+        span.status.status_code,
+        span.events,
+        span.links,
+    )
+
+
+@pytest.mark.parametrize("parent", PARENTS)
+@pytest.mark.parametrize("sampler", SAMPLERS)
+def test_the_same_span_as_start_span(sampler: str, parent: str) -> None:
+    provider, exporter = _provider(SAMPLERS[sampler]())
+    tracer = provider.get_tracer("obsstack.instrumentation", "1.0")
+    spans = ServerSpans.for_tracer(tracer)
+    assert spans is not None
+    context = _context(PARENTS[parent])
+    recorded = 0
+    for seed in range(40):
+        random.seed(seed)
+        expected = tracer.start_span("GET", context, SpanKind.SERVER, ATTRIBUTES)
+        random.seed(seed)
+        made = spans.start("GET", context, lambda: dict(ATTRIBUTES))
+        assert _seen(made) == _seen(expected)
+        recorded += made.is_recording()
+        for span in (expected, made):
+            span.set_attribute("http.route", "/items/{id}")
+            span.end()
+    finished = exporter.get_finished_spans()
+    assert [_finished(span) for span in finished[1::2]] == [
+        _finished(span) for span in finished[::2]
+    ]
+    assert len(finished) == 2 * recorded
+
+
+def test_both_ways_of_deciding_sample_the_same_share() -> None:
+    provider, _exporter = _provider(sampling.ParentBasedTraceIdRatio(0.1))
+    spans = ServerSpans.for_tracer(provider.get_tracer("t"))
+    assert spans is not None
+    random.seed(7)
+    sampled = sum(spans.start("GET", None, dict).is_recording() for _ in range(20_000))
+    assert 1_800 < sampled < 2_200
+
+
+def test_the_sdk_span_metrics_count_both_ways_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED", "true")
+    counts = []
+    for shortcut in (False, True):
+        reader = InMemoryMetricReader()
+        provider, _exporter = _provider(
+            sampling.ParentBasedTraceIdRatio(0.5),
+            meter_provider=MeterProvider(metric_readers=[reader]),
+        )
+        tracer = provider.get_tracer("t")
+        spans = ServerSpans.for_tracer(tracer)
+        assert spans is not None
+        random.seed(3)
+        for i in range(60):
+            context = _context(list(PARENTS.values())[i % len(PARENTS)])
+            if shortcut:
+                spans.start("GET", context, dict).end()
+            else:
+                tracer.start_span("GET", context, SpanKind.SERVER, {}).end()
+        data = reader.get_metrics_data()
+        assert data is not None
+        counts.append(
+            sorted(
+                (metric.name, tuple(sorted((point.attributes or {}).items())), point.value)
+                for resource in data.resource_metrics
+                for scope in resource.scope_metrics
+                for metric in scope.metrics
+                for point in metric.data.data_points
+                if isinstance(point, NumberDataPoint)
+            )
+        )
+    assert counts[0] == counts[1]
+    assert any(name == "otel.sdk.span.started" for name, _attributes, _value in counts[0])
+
+
+class _UserSampler(sampling.Sampler):
+    def should_sample(self, *args: Any, **kwargs: Any) -> sampling.SamplingResult:
+        return sampling.SamplingResult(sampling.Decision.RECORD_AND_SAMPLE, {"user": True})
+
+    def get_description(self) -> str:
+        return "user"
+
+
+class _UserRatio(sampling.TraceIdRatioBased):
+    def should_sample(self, *args: Any, **kwargs: Any) -> sampling.SamplingResult:
+        return sampling.SamplingResult(sampling.Decision.RECORD_ONLY)
+
+
+class _UserIds(RandomIdGenerator):
+    def generate_span_id(self) -> int:
+        return 42
+
+
+@pytest.mark.parametrize(
+    "provider",
+    [
+        lambda: TracerProvider(sampler=_UserSampler()),
+        lambda: TracerProvider(sampler=sampling.ParentBased(_UserRatio(0.5))),
+        lambda: TracerProvider(sampler=sampling.StaticSampler(sampling.Decision.RECORD_ONLY)),
+        lambda: TracerProvider(id_generator=_UserIds()),
+    ],
+    ids=["sampler", "ratio subclass", "record only", "id generator"],
+)
+def test_what_the_shortcut_does_not_know_is_left_to_start_span(provider: Any) -> None:
+    assert ServerSpans.for_tracer(provider().get_tracer("t")) is None
+
+
+def test_another_sdk_is_left_to_start_span(monkeypatch: pytest.MonkeyPatch) -> None:
+    tracer = TracerProvider().get_tracer("t")
+    assert ServerSpans.for_tracer(tracer) is not None
+    monkeypatch.setattr(server_spans, "_VERIFIED", "0" * 64)
+    assert ServerSpans.for_tracer(tracer) is None
+    assert ServerSpans.for_tracer(trace.NoOpTracer()) is None
+
+
+def test_a_tracer_changed_after_the_start_takes_start_span() -> None:
+    provider, exporter = _provider(sampling.ALWAYS_ON)
+    tracer = provider.get_tracer("t")
+    spans = ServerSpans.for_tracer(tracer)
+    assert spans is not None
+    tracer.sampler = _UserSampler()
+    spans.start("GET", None, lambda: {"a": 1}).end()
+    assert exporter.get_finished_spans()[0].attributes == {"user": True}
+    tracer.sampler = spans.sampler
+    tracer._set_tracer_config(tracer._tracer_config.__class__(is_enabled=False))
+    assert spans.start("GET", None, lambda: {}).get_span_context().is_valid is False
