@@ -1,8 +1,9 @@
 """Throughput and p99 latency cost of instrumenting a FastAPI service (instrumentation.md).
 
 One uvicorn worker pinned to CPU 0 serves a cheap route (``GET /ping``); ``wrk`` pinned to
-CPU 1 loads it over loopback. Five variants of the same application, measured in the same run,
-interleaved round by round so that drift of the machine spreads over all of them:
+CPU 1 loads it over loopback. The variants of the same application are measured in the same run,
+interleaved round by round, each round starting one variant further along the list, so that
+drift of the machine spreads over all of them:
 
 - ``bare``: no instrumentation;
 - ``metrics``: ``instrument_app`` with metrics only;
@@ -214,7 +215,8 @@ def _measure(
     results: dict[str, list[tuple[float, float]]] = {v: [] for v in VARIANTS}
     with tempfile.TemporaryDirectory(prefix="obsstack-bench-") as tmp:
         for round_number in range(rounds):
-            for variant in VARIANTS:
+            start = round_number % len(VARIANTS)
+            for variant in VARIANTS[start:] + VARIANTS[:start]:
                 port = free_port()
                 process = Process(
                     ["taskset", "-c", SERVER_CPU, sys.executable, "-m",
