@@ -17,7 +17,7 @@ from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
-from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
+from opentelemetry.trace import NonRecordingSpan, SpanKind, Status, StatusCode, Tracer
 from starlette.routing import Mount
 
 from obsstack.core import naming, otel_logs
@@ -159,7 +159,10 @@ class InstrumentationMiddleware:
                 parent = propagate.extract(carrier) if carrier else None
                 if self.server_spans is not None:
                     span = self.server_spans.start(
-                        name, parent, lambda: _span_attributes(scope, method)
+                        name,
+                        parent,
+                        lambda: _span_attributes(scope, method),
+                        parent_span=None if carrier else current,
                     )
                 else:
                     span = tracer.start_span(
@@ -196,7 +199,8 @@ class InstrumentationMiddleware:
                     counted if chunked else request_size
                 )
             if own_span:
-                _end_span(span, method, route, status, error)
+                if type(span) is not NonRecordingSpan:  # whose end does nothing
+                    _end_span(span, method, route, status, error)
                 otel_context.detach(span_token)
             elif span is not None and TENANT_ID.get() is not None:
                 span.set_attribute("tenant.id", TENANT_ID.get())

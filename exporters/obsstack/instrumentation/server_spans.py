@@ -131,9 +131,15 @@ class ServerSpans:
             return None
         return cls(tracer, decide)
 
-    def start(self, name: str, context: Context | None, attributes: Attributes) -> trace.Span:
-        """A server span named ``name``, child of the span in ``context`` (or the current one),
-        with ``attributes()`` if it records them."""
+    def start(
+        self,
+        name: str,
+        context: Context | None,
+        attributes: Attributes,
+        parent_span: trace.Span | None = None,
+    ) -> trace.Span:
+        """A server span named ``name``, child of the span in ``context`` (or the current one:
+        ``parent_span`` when the caller has it), with ``attributes()`` if it records them."""
         tracer = self.tracer
         if (
             tracer.sampler is not self.sampler
@@ -141,7 +147,9 @@ class ServerSpans:
             or not tracer._tracer_config.is_enabled
         ):
             return tracer.start_span(name, context, SpanKind.SERVER, attributes())
-        parent: SpanContext | None = trace.get_current_span(context).get_span_context()
+        if parent_span is None:
+            parent_span = trace.get_current_span(context)
+        parent: SpanContext | None = parent_span.get_span_context()
         if parent is None or not parent.is_valid:
             parent = None
             trace_id = random.getrandbits(128)
