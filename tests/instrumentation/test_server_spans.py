@@ -14,7 +14,7 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader, NumberDataPoint
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider, sampling
+from opentelemetry.sdk.trace import ReadableSpan, SpanLimits, TracerProvider, sampling
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
@@ -74,7 +74,8 @@ def _finished(span: ReadableSpan) -> tuple[Any, ...]:
         span.context,
         span.parent,
         span.kind,
-        dict(span.attributes or {}),
+        list((span.attributes or {}).items()),
+        span.dropped_attributes,
         span.resource,
         span.instrumentation_scope,
         span.status.status_code,
@@ -107,6 +108,44 @@ def test_the_same_span_as_start_span(sampler: str, parent: str) -> None:
         _finished(span) for span in finished[::2]
     ]
     assert len(finished) == 2 * recorded
+
+
+@pytest.mark.parametrize(
+    "limits",
+    [
+        SpanLimits(),
+        SpanLimits(max_span_attributes=3),
+        SpanLimits(max_span_attribute_length=4),
+        SpanLimits(max_span_attributes=0),
+    ],
+    ids=["default", "three attributes", "values of four", "no attributes"],
+)
+@pytest.mark.parametrize(
+    "values",
+    [
+        ATTRIBUTES,
+        {**ATTRIBUTES, "flag": True, "ratio": 0.5, "port": None, "ids": [1, 2]},
+        {"a": "x" * 300, "b": 7},
+    ],
+    ids=["server", "other types", "long"],
+)
+def test_attributes_are_kept_as_the_sdk_keeps_them(
+    limits: SpanLimits, values: dict[str, Any]
+) -> None:
+    provider, exporter = _provider(sampling.ALWAYS_ON, span_limits=limits)
+    tracer = provider.get_tracer("t")
+    spans = ServerSpans.for_tracer(tracer)
+    assert spans is not None
+    for shortcut in (False, True):
+        random.seed(1)
+        if shortcut:
+            span = spans.start("GET", None, lambda: dict(values))
+        else:
+            span = tracer.start_span("GET", None, SpanKind.SERVER, values)
+        span.set_attribute("http.route", "/items/{id}")
+        span.end()
+    expected, made = exporter.get_finished_spans()
+    assert _finished(made) == _finished(expected)
 
 
 def test_both_ways_of_deciding_sample_the_same_share() -> None:

@@ -8,8 +8,11 @@ SDK ships (``always_on``, ``always_off``, ``traceidratio`` and their ``parentbas
 the trace id and the parent: :class:`ServerSpans` computes it directly, makes the span the SDK
 would make (a ``NonRecordingSpan``, or the SDK's own recording span with the arguments
 ``start_span`` gives it, started through the span processors), counts it in the SDK's span
-metrics, and builds the span's attributes only for a span that records them. Same ids from the
-same random state, same span, same processors: a test compares the two paths.
+metrics, and builds the span's attributes only for a span that records them; attributes that
+the SDK's checks would keep as they are (string keys, strings within the length limit, integers,
+within the count limit) are put in the span's bounded attributes without being checked one by
+one. Same ids from the same random state, same span, same processors: a test compares the two
+paths.
 
 Anything else takes ``tracer.start_span``: a user's sampler or id generator, a tracer that was
 disabled or given another sampler, and an SDK whose ``start_span`` or samplers are not the ones
@@ -25,6 +28,7 @@ from collections.abc import Callable
 from typing import Any
 
 from opentelemetry import trace
+from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.context import Context
 from opentelemetry.sdk import trace as sdk_trace
 from opentelemetry.sdk.trace import sampling
@@ -44,8 +48,9 @@ _FLAGS = {
     for sampled in (False, True)
     for random_id in (False, True)
 }
-# sha256 of the SDK code whose outcome ServerSpans reproduces, as opentelemetry-sdk 1.45 has it.
-_VERIFIED = "8a1c789cec60bb9501b4fcdab2d6a2f7644b32da2072a433ba9b9e51599f258b"
+# sha256 of the SDK code whose outcome ServerSpans reproduces or relies on, as
+# opentelemetry-sdk 1.45 has it.
+_VERIFIED = "56d33fe2c81b5cbe376deedf1339a060959a6104a618ab7a63a6e70562adaf9e"
 _REPRODUCED = (
     sdk_trace.Tracer.start_span,
     sampling.StaticSampler.should_sample,
@@ -54,6 +59,10 @@ _REPRODUCED = (
     sampling._get_parent_trace_state,
     RandomIdGenerator.generate_trace_id,
     RandomIdGenerator.generate_span_id,
+    sdk_trace._Span.__init__,
+    BoundedAttributes.__init__,
+    BoundedAttributes._set_items,
+    BoundedAttributes._setitem_locked,
 )
 
 
@@ -171,13 +180,16 @@ class ServerSpans:
         record_end_metrics = tracer._tracer_metrics.start_span(parent, decision)
         if not sampled:
             return NonRecordingSpan(span_context)
+        values = attributes()
+        limits = tracer._span_limits
+        plain = _plain(values, limits.max_span_attributes, limits.max_span_attribute_length)
         span = sdk_trace._Span(
             name=name,
             context=span_context,
             parent=parent,
             sampler=self.sampler,
             resource=tracer.resource,
-            attributes=attributes(),
+            attributes=None if plain else values,
             span_processor=tracer.span_processor,
             kind=SpanKind.SERVER,
             links=(),
@@ -188,5 +200,21 @@ class ServerSpans:
             instrumentation_scope=tracer._instrumentation_scope,
             record_end_metrics=record_end_metrics,
         )
+        if plain:  # what the span's BoundedAttributes would keep of them: all, unchanged
+            span._attributes._dict.update(values)  # type: ignore[union-attr]
         span.start(start_time=None, parent_context=context)
         return span
+
+
+def _plain(values: dict[str, Any], most: int | None, longest: int | None) -> bool:
+    """Whether the SDK's attribute checks would keep ``values`` as they are: non-empty string
+    keys, string and integer values no longer than ``longest``, no more than ``most``."""
+    if most is not None and len(values) > most:
+        return False
+    for key, value in values.items():
+        kind = type(value)
+        if not (key and type(key) is str) or not (
+            kind is int or (kind is str and (longest is None or len(value) <= longest))
+        ):
+            return False
+    return True
