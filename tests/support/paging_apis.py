@@ -25,7 +25,9 @@ gets the API's error status and is kept in ``rejected``.
 - Alertmanager's webhook payloads (version 4) at ``POST /webhook/{name}``, with arrival times.
 
 Incidents are tracked by ``dedup_key`` (PagerDuty) and ``alias`` (Opsgenie): how many triggers
-(creates) and resolves (closes) each received, and whether it is open.
+(creates) and resolves (closes) each received, whether it is open, and how many times it paged:
+as both services do, a trigger for an open incident is deduplicated into it and pages nobody,
+and a trigger after the incident was resolved opens it again and pages again.
 """
 
 from __future__ import annotations
@@ -76,6 +78,7 @@ class Incident:
     triggers: int = 0
     resolves: int = 0
     open: bool = False
+    pages: int = 0  # triggers that found it closed
 
 
 @dataclass
@@ -174,6 +177,7 @@ class PagingApis:
             if action == "trigger":
                 incident.summary = incident.summary or summary
                 incident.triggers += 1
+                incident.pages += not incident.open
                 incident.open = True
             elif action == "resolve":
                 incident.resolves += 1
