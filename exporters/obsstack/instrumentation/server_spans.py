@@ -67,7 +67,7 @@ _REPRODUCED = (
 
 
 def sdk_fingerprint() -> str:
-    """The sha256 of the source of the SDK code :class:`ServerSpans` reproduces."""
+    """The sha256 of the source of the SDK code :class:`ServerSpans` reproduces or relies on."""
     try:
         source = "\n".join(inspect.getsource(code) for code in _REPRODUCED)
     except (OSError, TypeError):  # no source installed: nothing to compare with
@@ -196,7 +196,7 @@ class ServerSpans:
             instrumentation_info=tracer.instrumentation_info,
             record_exception=True,
             set_status_on_exception=True,
-            limits=tracer._span_limits,
+            limits=limits,
             instrumentation_scope=tracer._instrumentation_scope,
             record_end_metrics=record_end_metrics,
         )
