@@ -273,6 +273,25 @@ def test_a_request_head_must_arrive_within_the_header_timeout(with_short_timeout
         close_all(everything)
 
 
+def test_a_kept_alive_connection_stays_open_for_the_whole_header_timeout(tmp_path):
+    """Past uvicorn's own 5 s keep-alive, which equals httpx's idle expiry: a client reusing a
+    connection at the moment the server closed it would get a reset in place of an answer."""
+    timeout = 8
+    env = {"OBSSTACK_SERVER_HEADER_TIMEOUT": f"{timeout}s"}
+    server = start("oncall-sink", sink_argv(tmp_path), tmp_path, env=env)
+    request = b"GET /health HTTP/1.1\r\nHost: obsstack\r\n\r\n"
+    with serving([server]):
+        kept = connect(server.port, request)
+        try:
+            assert read_response(kept).startswith(b"HTTP/1.1 200 OK")
+            assert closed_by_server([kept], within=6) == 0
+            kept.sendall(request)
+            assert read_response(kept).startswith(b"HTTP/1.1 200 OK")
+            assert closed_by_server([kept], within=timeout + 2) == 1
+        finally:
+            kept.close()
+
+
 def test_a_request_body_must_arrive_within_the_body_timeout(with_short_timeouts):
     server = with_short_timeouts["oncall-sink"]
     head = b"POST /v2/enqueue HTTP/1.1\r\nHost: obsstack\r\nContent-Type: application/json\r\n"

@@ -147,6 +147,10 @@ def serve(
         "access_log": False,
         "server_header": False,
         "timeout_graceful_shutdown": 5,
+        # One idle deadline for a kept-alive connection, the header timeout, not uvicorn's own
+        # 5 s as well: that equals the idle expiry of common clients (httpx's), and a client that
+        # reuses a connection as the server closes it gets a reset in place of an answer.
+        "timeout_keep_alive": limits.header_timeout,
         # A class bound to the limits: picklable, so worker processes get them too.
         "http": functools.partial(LimitedH11Protocol, limits=limits),
         "loop": "obsstack.core.server_loop:new_event_loop",
