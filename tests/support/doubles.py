@@ -13,6 +13,7 @@ import ssl
 import subprocess
 import sys
 import threading
+import time
 import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -95,6 +96,7 @@ class Request:
     headers: dict[str, str]
     body: bytes
     query: dict[str, str] = field(default_factory=dict)
+    idle: float | None = None  # seconds its connection was idle before it; None: a new one
 
 
 Route = Callable[[Request], Reply] | Reply
@@ -127,6 +129,7 @@ class HttpDouble:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
             disable_nagle_algorithm = True  # headers and body go out at once, as real servers do
+            answered: float | None = None  # when the connection's last answer was written
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
@@ -140,6 +143,7 @@ class HttpDouble:
                     {k.lower(): v for k, v in self.headers.items()},
                     self.rfile.read(length) if length else b"",
                     dict(urllib.parse.parse_qsl(query)),
+                    None if self.answered is None else time.monotonic() - self.answered,
                 )
                 double.requests.append(request)
                 route = double.routes.get((request.method, request.path), double.fallback)
@@ -155,6 +159,7 @@ class HttpDouble:
                 self.end_headers()
                 if request.method != "HEAD":
                     self.wfile.write(body)
+                self.answered = time.monotonic()
 
             do_GET = do_POST = do_HEAD = do_OPTIONS = _handle
 

@@ -28,7 +28,7 @@ from obsstack.demo import background
 from obsstack.demo.catalogue import AGENTS_BY_NAME, REVIEW_RESULTS, TENANT_CAP
 from obsstack.demo.platform import Platform, TenantRow
 from obsstack.demo.schema import ensure_schema
-from obsstack.demo.settings import DemoSettings
+from obsstack.demo.settings import IDLE_CONNECTION_SECONDS, DemoSettings
 from obsstack.instrumentation import (
     DEFAULT_EXCLUDED_PATHS,
     BusinessMetrics,
@@ -89,7 +89,10 @@ def create_app(settings: DemoSettings | None = None) -> FastAPI:
         redis = aioredis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
         platform = Platform(pool, redis, settings.redis_prefix)
         await platform.load_tenants()
-        client = httpx.AsyncClient(timeout=MODEL_TIMEOUT_SECONDS * settings.time_scale + 1)
+        client = httpx.AsyncClient(
+            timeout=MODEL_TIMEOUT_SECONDS * settings.time_scale + 1,
+            limits=httpx.Limits(keepalive_expiry=IDLE_CONNECTION_SECONDS),
+        )
         state.update(platform=platform, client=client)
         jobs = asyncio.create_task(
             background.run_jobs(

@@ -14,6 +14,10 @@ from obsstack.core.spec import ConfigError, parse_duration
 from obsstack.demo.schema import DEFAULT_SCHEMA, SCHEMA_NAME
 
 PREFIX = "OBSSTACK_DEMO_"
+# The demo's HTTP clients close a connection idle this long instead of reusing it: well within
+# any server's keep-alive (uvicorn's 5 s, gunicorn's 2 s), so that no request goes out on a
+# connection the server is closing at that moment (a reset, counted as a failure).
+IDLE_CONNECTION_SECONDS = 1.0
 
 
 @dataclass(frozen=True)

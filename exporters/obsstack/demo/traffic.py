@@ -27,6 +27,7 @@ from obsstack.demo.catalogue import (
     user_email,
     user_password,
 )
+from obsstack.demo.settings import IDLE_CONNECTION_SECONDS
 
 log = logging.getLogger("obsstack.demo.traffic")
 SCANNER_PATHS = (
@@ -145,10 +146,7 @@ class Traffic:
         next_report = started + settings.report_every
         next_burst = started + self.rng.expovariate(1 / settings.burst_every)
         in_flight: set[asyncio.Task[None]] = set()
-        limits = httpx.Limits(max_connections=settings.concurrency)
-        async with httpx.AsyncClient(
-            base_url=settings.target, timeout=30.0, limits=limits
-        ) as client:
+        async with http_client(settings) as client:
             arrival = started
             while (deadline is None or loop.time() < deadline) and (
                 settings.requests is None or self.sent < settings.requests
@@ -187,6 +185,15 @@ class Traffic:
                 "statuses": dict(sorted(self.statuses.items())),
             },
         )
+
+
+def http_client(settings: TrafficSettings) -> httpx.AsyncClient:
+    """The generator's client: up to ``concurrency`` connections, none reused once idle for
+    IDLE_CONNECTION_SECONDS."""
+    limits = httpx.Limits(
+        max_connections=settings.concurrency, keepalive_expiry=IDLE_CONNECTION_SECONDS
+    )
+    return httpx.AsyncClient(base_url=settings.target, timeout=30.0, limits=limits)
 
 
 def run_traffic(settings: TrafficSettings) -> Counter[str]:
