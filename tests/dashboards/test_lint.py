@@ -181,6 +181,19 @@ def test_grafana_variables_are_substituted_before_parsing():
     )
 
 
+def test_capture_groups_of_label_replace_are_not_variables(fresh):
+    """Grafana leaves ``$1`` as it is (no variable is named 1); Prometheus fills it in."""
+    overview = copy.deepcopy(next(d for d in fresh if d["uid"] == "obsstack-service-overview"))
+    rate = "sum(rate(ai_queries_total[$__rate_interval]))"
+    expr = f'label_replace({rate}, "kind", "$1 ($2)", "job", "(.*)-(.*)")'
+    set_expr(RATE, expr)(overview)
+    assert lint(overview, exported_names()) == []
+    set_expr(RATE, expr.replace("$2", "$kind"))(overview)
+    assert [str(p) for p in lint(overview, exported_names())] == [
+        "templating: variable $kind is used but not declared"
+    ]
+
+
 FAST_WINDOWS_SPEC = """\
 version: obsstack/v1
 alert_windows:

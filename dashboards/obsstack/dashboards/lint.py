@@ -40,8 +40,9 @@ GLOBALS = {
 }
 _LINK_GLOBALS = {"__url_time_range", "__from", "__to", "__all_variables", "__dashboard"}
 _LINK_PREFIXES = ("__field", "__series", "__value", "__data")
-# $name, ${name}, ${name:format}, ${name.path}, [[name]]
-_VARIABLE = re.compile(r"\$(\w+)|\$\{(\w+)([:.][^}]*)?\}|\[\[(\w+)(?::\w+)?\]\]")
+# $name, ${name}, ${name:format}, ${name.path}, [[name]]; not $1, a capture group in
+# label_replace's replacement, which Grafana leaves as it is (no variable is named 1)
+_VARIABLE = re.compile(r"\$(?!\d+\b)(\w+)|\$\{(\w+)([:.][^}]*)?\}|\[\[(\w+)(?::\w+)?\]\]")
 _LABEL_VALUES = re.compile(r"^label_values\((?:(.*),\s*)?(\w+)\)$")
 # Functions over a counter's samples; resets() counts its restarts (a process or cgroup anew).
 RANGE_FUNCTIONS = {"rate", "irate", "increase", "resets"}

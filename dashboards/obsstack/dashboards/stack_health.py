@@ -99,6 +99,13 @@ def _overview() -> Section:
     )
 
 
+def _by_group_name(expr: str) -> str:
+    """``expr`` with a ``group`` label for the legend: Prometheus' ``rule_group`` is the rule
+    file's whole path and the group's name (``/etc/prometheus/rules/slo.yml;saas-api-slo``);
+    ``group`` is the name and the file's base name (``saas-api-slo (slo.yml)``)."""
+    return f'label_replace({expr}, "group", "$2 ($1)", "rule_group", "(?:.*/)?([^/]*);(.*)")'
+
+
 def _prometheus() -> Section:
     return Section(
         "Prometheus",
@@ -111,8 +118,10 @@ def _prometheus() -> Section:
                     "cpm",
                     [
                         Query(
-                            per_minute(C.RULE_EVALUATION_FAILURES.name, by="rule_group"),
-                            "{{rule_group}}",
+                            _by_group_name(
+                                per_minute(C.RULE_EVALUATION_FAILURES.name, by="rule_group")
+                            ),
+                            "{{group}}",
                         )
                     ],
                     thresholds=steps("green", (0.001, "red")),
@@ -128,9 +137,11 @@ def _prometheus() -> Section:
                     "percentunit",
                     [
                         Query(
-                            f"max by (rule_group) ({C.RULE_GROUP_LAST_DURATION.name}) / "
-                            f"max by (rule_group) ({C.RULE_GROUP_INTERVAL.name})",
-                            "{{rule_group}}",
+                            _by_group_name(
+                                f"max by (rule_group) ({C.RULE_GROUP_LAST_DURATION.name}) / "
+                                f"max by (rule_group) ({C.RULE_GROUP_INTERVAL.name})"
+                            ),
+                            "{{group}}",
                         ),
                     ],
                     minimum=0,
