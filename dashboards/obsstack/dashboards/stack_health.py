@@ -99,11 +99,13 @@ def _overview() -> Section:
     )
 
 
-def _by_group_name(expr: str) -> str:
-    """``expr`` with a ``group`` label for the legend: Prometheus' ``rule_group`` is the rule
-    file's whole path and the group's name (``/etc/prometheus/rules/slo.yml;saas-api-slo``);
-    ``group`` is the name and the file's base name (``saas-api-slo (slo.yml)``)."""
-    return f'label_replace({expr}, "group", "$2 ($1)", "rule_group", "(?:.*/)?([^/]*);(.*)")'
+def _by_group_name(aggregation: str, expr: str) -> str:
+    """``expr`` (by ``rule_group``) by a ``group`` label for the legend: Prometheus'
+    ``rule_group`` is the rule file's whole path and the group's name
+    (``/etc/prometheus/rules/slo.yml;saas-api-slo``), ``group`` the name and the file's base
+    name (``saas-api-slo (slo.yml)``)."""
+    named = f'label_replace({expr}, "group", "$2 ($1)", "rule_group", "(?:.*/)?([^/]*);(.*)")'
+    return f"{aggregation} by (group) ({named})"
 
 
 def _prometheus() -> Section:
@@ -119,7 +121,8 @@ def _prometheus() -> Section:
                     [
                         Query(
                             _by_group_name(
-                                per_minute(C.RULE_EVALUATION_FAILURES.name, by="rule_group")
+                                "sum",
+                                per_minute(C.RULE_EVALUATION_FAILURES.name, by="rule_group"),
                             ),
                             "{{group}}",
                         )
@@ -138,8 +141,9 @@ def _prometheus() -> Section:
                     [
                         Query(
                             _by_group_name(
+                                "max",
                                 f"max by (rule_group) ({C.RULE_GROUP_LAST_DURATION.name}) / "
-                                f"max by (rule_group) ({C.RULE_GROUP_INTERVAL.name})"
+                                f"max by (rule_group) ({C.RULE_GROUP_INTERVAL.name})",
                             ),
                             "{{group}}",
                         ),
