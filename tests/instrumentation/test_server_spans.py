@@ -148,6 +148,52 @@ def test_attributes_are_kept_as_the_sdk_keeps_them(
     assert _finished(made) == _finished(expected)
 
 
+@pytest.mark.parametrize(
+    "limits",
+    [SpanLimits(), SpanLimits(max_span_attributes=5), SpanLimits(max_span_attribute_length=4)],
+    ids=["default", "full at five", "values of four"],
+)
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"http.route": "/items/{id}", "http.response.status_code": 200, "url.path": "/x"},
+        {"http.response.status_code": 500, "error.type": "ValueError", "retry": True},
+    ],
+    ids=["plain", "other types"],
+)
+def test_the_final_name_and_attributes_are_set_as_the_sdk_sets_them(
+    limits: SpanLimits, values: dict[str, Any]
+) -> None:
+    provider, exporter = _provider(sampling.ALWAYS_ON, span_limits=limits)
+    tracer = provider.get_tracer("t")
+    for shortcut in (False, True):
+        random.seed(1)
+        span = tracer.start_span("GET", None, SpanKind.SERVER, ATTRIBUTES)
+        if shortcut:
+            server_spans.finish(span, "GET /items/{id}", dict(values))
+        else:
+            span.update_name("GET /items/{id}")
+            span.set_attributes(values)
+        span.end()
+    expected, made = exporter.get_finished_spans()
+    assert _finished(made) == _finished(expected)
+
+
+def test_an_ended_span_keeps_its_name_and_attributes_and_says_so(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    provider, exporter = _provider(sampling.ALWAYS_ON)
+    span = provider.get_tracer("t").start_span("GET", None, SpanKind.SERVER, ATTRIBUTES)
+    span.end()
+    server_spans.finish(span, "GET /items/{id}", {"http.route": "/items/{id}"})
+    [finished] = exporter.get_finished_spans()
+    assert finished.name == "GET" and dict(finished.attributes or {}) == ATTRIBUTES
+    assert [record.getMessage() for record in caplog.records] == [
+        "Tried calling update_name on an ended span.",
+        "Setting attribute on ended span.",
+    ]
+
+
 def test_both_ways_of_deciding_sample_the_same_share() -> None:
     provider, _exporter = _provider(sampling.ParentBasedTraceIdRatio(0.1))
     spans = ServerSpans.for_tracer(provider.get_tracer("t"))

@@ -11,7 +11,7 @@ from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans as sdk_encode
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, SpanLimits, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode
@@ -68,9 +68,38 @@ def finished_spans(resource_attributes: dict[str, Any] | None = None) -> list[Re
     return list(exporter.get_finished_spans())
 
 
-def test_spans_are_the_bytes_of_the_sdk_encoder():
-    spans = finished_spans()
-    assert encode_spans(spans) == sdk_encode(spans).SerializePartialToString()
+def limited_spans() -> list[ReadableSpan]:
+    """Spans over their limits, with dropped attributes, events and links."""
+    exporter = InMemorySpanExporter()
+    limits = SpanLimits(max_span_attributes=2, max_events=1, max_links=1, max_attribute_length=3)
+    provider = TracerProvider(span_limits=limits)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    links = [Link(SpanContext(n, n, False)) for n in (1, 2, 3)]
+    with provider.get_tracer("t").start_as_current_span("over", links=links) as span:
+        span.set_attributes({"a": "long value", "b": 2, "c": [1, 2, 3]})
+        span.add_event("first", {"x": "long value", "y": 1})
+        span.add_event("second")
+    return list(exporter.get_finished_spans())
+
+
+class _OwnReadableSpan(ReadableSpan):
+    """A span class of a user's or another library's: read through its properties."""
+
+
+@pytest.mark.parametrize("read", ["fields", "properties", "subclass"])
+def test_spans_are_the_bytes_of_the_sdk_encoder(read: str, monkeypatch: pytest.MonkeyPatch):
+    spans = finished_spans() + limited_spans()
+    if read == "properties":  # another SDK's ReadableSpan
+        monkeypatch.setattr(span_encoding, "_READABLE_SPAN_VERIFIED", "0" * 64)
+    elif read == "subclass":
+        for span in spans:
+            span.__class__ = _OwnReadableSpan
+    span_encoding._reads_fields.cache_clear()
+    try:
+        assert span_encoding._reads_fields() is (read != "properties")
+        assert encode_spans(spans) == sdk_encode(spans).SerializePartialToString()
+    finally:
+        span_encoding._reads_fields.cache_clear()
 
 
 def test_a_large_resource_and_a_batch_of_server_spans_are_the_same_bytes_too():

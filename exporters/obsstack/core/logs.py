@@ -29,6 +29,7 @@ from typing import Any
 from opentelemetry import trace
 from pythonjsonlogger.json import JsonEncoder, JsonFormatter
 
+from obsstack.core.current_span import current_span
 from obsstack.core.spec import ConfigError, Secrets, scrub_dsn_passwords
 
 Scrub = Callable[[str], str]
@@ -325,7 +326,7 @@ class ContextFilter(logging.Filter):
 def request_context() -> dict[str, str]:
     """The current request's trace_id, span_id, request_id and tenant_id, those that are known."""
     fields = {}
-    context = trace.get_current_span().get_span_context()
+    context = current_span().get_span_context()
     if context.is_valid:
         fields["trace_id"] = trace.format_trace_id(context.trace_id)
         fields["span_id"] = trace.format_span_id(context.span_id)

@@ -15,16 +15,16 @@ from collections.abc import Collection
 from time import perf_counter
 from typing import Any
 
-from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.trace import NonRecordingSpan, SpanKind, Status, StatusCode, Tracer
 from starlette.routing import Mount
 
 from obsstack.core import naming, otel_logs
 from obsstack.core.asgi import ASGIApp, Message, Receive, Scope, Send
+from obsstack.core.current_span import attach_span, current_span, detach
 from obsstack.core.logs import REQUEST_ID, TENANT_ID
 from obsstack.instrumentation.http_metrics import KNOWN_METHODS, OTHER_METHOD, HttpMetrics
-from obsstack.instrumentation.server_spans import ServerSpans
+from obsstack.instrumentation.server_spans import ServerSpans, finish
 
 REQUEST_ID_HEADER = b"x-request-id"
 # A request id taken from a client goes into logs and back into a header: short and plain.
@@ -148,7 +148,7 @@ class InstrumentationMiddleware:
             # A framework or an outer middleware (FastAPI's native telemetry,
             # opentelemetry-instrumentation-asgi) may already have started the server span, or
             # decided not to sample it: reuse it rather than nest a second one.
-            current = trace.get_current_span()
+            current = current_span()
             if _FASTAPI_TELEMETRY in scope or (
                 current.is_recording() and getattr(current, "kind", None) is SpanKind.SERVER
             ):
@@ -168,7 +168,7 @@ class InstrumentationMiddleware:
                     span = tracer.start_span(
                         name, parent, SpanKind.SERVER, _span_attributes(scope, method)
                     )
-                span_token = otel_context.attach(trace.set_span_in_context(span))
+                span_token = attach_span(span)
         active = self.metrics.active_child(method)
         active.inc()
         error: BaseException | None = None
@@ -188,7 +188,12 @@ class InstrumentationMiddleware:
                 finished = (*self.metrics.finished_children(method, route, status), route)
                 self._finished[key] = finished
             duration_child, size_child, route = finished
-            if self.exemplars and span is not None and span.get_span_context().trace_flags.sampled:
+            if (
+                self.exemplars
+                and span is not None
+                and not (own_span and type(span) is NonRecordingSpan)  # which is not sampled
+                and span.get_span_context().trace_flags.sampled
+            ):
                 trace_id = trace.format_trace_id(span.get_span_context().trace_id)
                 duration_child.observe(duration, {"trace_id": trace_id})
             else:
@@ -201,7 +206,7 @@ class InstrumentationMiddleware:
             if own_span:
                 if type(span) is not NonRecordingSpan:  # whose end does nothing
                     _end_span(span, method, route, status, error)
-                otel_context.detach(span_token)
+                detach(span_token)
             elif span is not None and TENANT_ID.get() is not None:
                 span.set_attribute("tenant.id", TENANT_ID.get())
             if self.request_ids:
@@ -268,8 +273,9 @@ def _end_span(span: Any, method: str, route: str, status: int, error: BaseExcept
         span.end()
         return
     attributes: dict[str, Any] = {}
+    name = None
     if route != naming.UNMATCHED_ROUTE:
-        span.update_name(f"{'HTTP' if method == OTHER_METHOD else method} {route}")
+        name = f"{'HTTP' if method == OTHER_METHOD else method} {route}"
         attributes["http.route"] = route
     attributes["http.response.status_code"] = status
     tenant = TENANT_ID.get()
@@ -282,5 +288,5 @@ def _end_span(span: Any, method: str, route: str, status: int, error: BaseExcept
     elif status >= 500:
         attributes["error.type"] = str(status)
         span.set_status(Status(StatusCode.ERROR))
-    span.set_attributes(attributes)  # one lock for all of them
+    finish(span, name, attributes)
     span.end()

@@ -12,7 +12,8 @@ metrics, and builds the span's attributes only for a span that records them; att
 the SDK's checks would keep as they are (string keys, strings within the length limit, integers,
 within the count limit) are put in the span's bounded attributes without being checked one by
 one. Same ids from the same random state, same span, same processors: a test compares the two
-paths.
+paths. When the request ends, :func:`finish` gives the span its route, status and name the same
+way.
 
 Anything else takes ``tracer.start_span``: a user's sampler or id generator, a tracer that was
 disabled or given another sampler, and an SDK whose ``start_span`` or samplers are not the ones
@@ -21,8 +22,7 @@ this was written against (opentelemetry-sdk 1.45; their source is fingerprinted)
 
 from __future__ import annotations
 
-import hashlib
-import inspect
+import functools
 import random
 from collections.abc import Callable
 from typing import Any
@@ -34,6 +34,9 @@ from opentelemetry.sdk import trace as sdk_trace
 from opentelemetry.sdk.trace import sampling
 from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, TraceFlags
+from opentelemetry.trace.span import DEFAULT_TRACE_STATE
+
+from obsstack.core.current_span import source_fingerprint
 
 # Whether a span with this trace id and parent (a valid span context, or None) is sampled.
 Decide = Callable[[int, SpanContext | None], bool]
@@ -50,7 +53,7 @@ _FLAGS = {
 }
 # sha256 of the SDK code whose outcome ServerSpans reproduces or relies on, as
 # opentelemetry-sdk 1.45 has it.
-_VERIFIED = "56d33fe2c81b5cbe376deedf1339a060959a6104a618ab7a63a6e70562adaf9e"
+_VERIFIED = "4c6b4e2be3f43f2a7122b2e3934d8a57b8a90c7c5f1b25be6445427767d5dd2b"
 _REPRODUCED = (
     sdk_trace.Tracer.start_span,
     sampling.StaticSampler.should_sample,
@@ -63,16 +66,16 @@ _REPRODUCED = (
     BoundedAttributes.__init__,
     BoundedAttributes._set_items,
     BoundedAttributes._setitem_locked,
+    SpanContext.__new__,
+    sdk_trace._check_span_ended,
+    sdk_trace._Span.set_attributes,
 )
 
 
+@functools.cache
 def sdk_fingerprint() -> str:
     """The sha256 of the source of the SDK code :class:`ServerSpans` reproduces or relies on."""
-    try:
-        source = "\n".join(inspect.getsource(code) for code in _REPRODUCED)
-    except (OSError, TypeError):  # no source installed: nothing to compare with
-        return ""
-    return hashlib.sha256(source.encode()).hexdigest()
+    return source_fingerprint(_REPRODUCED)
 
 
 def _decision(sampler: object) -> Decide | None:
@@ -165,7 +168,7 @@ class ServerSpans:
             while not trace_id:
                 trace_id = random.getrandbits(128)
             random_id = True
-            trace_state = None
+            trace_state = DEFAULT_TRACE_STATE
         else:
             trace_id = parent.trace_id
             random_id = parent.trace_flags.random_trace_id
@@ -175,7 +178,11 @@ class ServerSpans:
         while not span_id:
             span_id = random.getrandbits(64)
         flags = _FLAGS[sampled, random_id]
-        span_context = SpanContext(trace_id, span_id, False, flags, trace_state)
+        # SpanContext(trace_id, span_id, False, flags, trace_state), whose ids are valid
+        span_context = tuple.__new__(
+            SpanContext,
+            (trace_id, span_id, False, flags, trace_state, True),
+        )
         decision = sampling.Decision.RECORD_AND_SAMPLE if sampled else sampling.Decision.DROP
         record_end_metrics = tracer._tracer_metrics.start_span(parent, decision)
         if not sampled:
@@ -204,6 +211,31 @@ class ServerSpans:
             span._attributes._dict.update(values)  # type: ignore[union-attr]
         span.start(start_time=None, parent_context=context)
         return span
+
+
+def finish(span: trace.Span, name: str | None, attributes: dict[str, Any]) -> None:
+    """``span.update_name(name)`` (unless None) and ``span.set_attributes(attributes)``: on the
+    SDK's recording span, with values its checks would keep as they are, set under its locks in
+    one step."""
+    bounded = getattr(span, "_attributes", None)
+    if (
+        sdk_fingerprint() == _VERIFIED
+        and type(span) is sdk_trace._Span
+        and type(bounded) is BoundedAttributes
+        and _plain(attributes, bounded.maxlen, bounded.max_value_len)
+    ):
+        with span._lock:
+            if span._end_time is None and not bounded._immutable:
+                if name is not None:
+                    span._name = name
+                with bounded._lock:
+                    for key, value in attributes.items():
+                        bounded._setitem_locked(key, value)
+                return
+    # Anything else, and an ended span (which the SDK's calls warn of).
+    if name is not None:
+        span.update_name(name)
+    span.set_attributes(attributes)
 
 
 def _plain(values: dict[str, Any], most: int | None, longest: int | None) -> bool:

@@ -12,18 +12,24 @@ keys, and the pairs of a key and a short value that repeat, once per process.
 
 from __future__ import annotations
 
+import functools
 import logging
 import struct
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
+from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.util import BoundedList
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanKind
-from opentelemetry.trace.span import SpanContext
+
+from obsstack.core.current_span import source_fingerprint
 
 _logger = logging.getLogger("obsstack.tracing")
+# sha256 of ReadableSpan's source as opentelemetry-sdk 1.45 has it (:func:`_fields`).
+_READABLE_SPAN_VERIFIED = "5136257e53fb35407704ed22ed00a96a1d5ecffed7f62b4ecd061f53e4817b9a"
 
 _INT64 = (-(2**63), 2**63 - 1)
 _SPAN_KIND = {
@@ -152,10 +158,73 @@ def _count(tag: bytes, value: int) -> bytes:
     return tag + _varint(value) if value else b""
 
 
+def _fields(span: ReadableSpan) -> tuple[Any, ...]:
+    """The context, parent, name, kind, start and end times, attributes, events, links (each
+    followed by its dropped count) and status of ``span``: its properties, or for the SDK's
+    ``ReadableSpan`` the fields they read, whose attributes' inner dictionary spares a
+    read-only view over a mapping iterated in Python."""
+    if type(span) is not ReadableSpan or not _reads_fields():
+        return (
+            span.get_span_context(),
+            span.parent,
+            span.name,
+            span.kind,
+            span.start_time,
+            span.end_time,
+            span.attributes,
+            span.dropped_attributes,
+            span.events,
+            span.dropped_events,
+            span.links,
+            span.dropped_links,
+            span.status,
+        )
+    attributes: Any = span._attributes
+    dropped_attributes = 0
+    if isinstance(attributes, BoundedAttributes):
+        attributes, dropped_attributes = attributes._dict, attributes.dropped
+    events, links = span._events, span._links
+    return (
+        span._context,
+        span._parent,
+        span._name,
+        span._kind,
+        span._start_time,
+        span._end_time,
+        attributes,
+        dropped_attributes,
+        events,
+        events.dropped if isinstance(events, BoundedList) else 0,
+        links,
+        links.dropped if isinstance(links, BoundedList) else 0,
+        span._status,
+    )
+
+
+@functools.cache
+def _reads_fields() -> bool:
+    """Whether ``ReadableSpan``'s properties are the ones this was written against
+    (opentelemetry-sdk 1.45, its source fingerprinted), which return its fields."""
+    return source_fingerprint((ReadableSpan,)) == _READABLE_SPAN_VERIFIED
+
+
 def _span(span: ReadableSpan) -> bytes:
-    context = span.get_span_context()
+    (
+        context,
+        parent,
+        name,
+        kind,
+        start_time,
+        end_time,
+        attributes,
+        dropped_attributes,
+        events,
+        dropped_events,
+        links,
+        dropped_links,
+        status,
+    ) = _fields(span)
     assert context is not None  # an SDK span always has one
-    parent: SpanContext | None = span.parent
     parts = [
         b"\x0a\x10" + context.trace_id.to_bytes(16, "big"),
         b"\x12\x08" + context.span_id.to_bytes(8, "big"),
@@ -166,33 +235,30 @@ def _span(span: ReadableSpan) -> bytes:
             parts.append(_text(b"\x1a", state))
     if parent:
         parts.append(b"\x22\x08" + parent.span_id.to_bytes(8, "big"))
-    if span.name:
-        parts.append(_text(b"\x2a", span.name))
-    kind = _SPAN_KIND[span.kind]
-    if kind != b"\x30\x00":
-        parts.append(kind)
-    if span.start_time:
-        parts.append(b"\x39" + _pack_fixed64(span.start_time))
-    if span.end_time:
-        parts.append(b"\x41" + _pack_fixed64(span.end_time))
-    parts.append(_attributes(b"\x4a", span.attributes))
-    parts.append(_count(b"\x50", span.dropped_attributes))
-    for event in span.events:
+    if name:
+        parts.append(_text(b"\x2a", name))
+    parts.append(_SPAN_KIND[kind])
+    if start_time:
+        parts.append(b"\x39" + _pack_fixed64(start_time))
+    if end_time:
+        parts.append(b"\x41" + _pack_fixed64(end_time))
+    parts.append(_attributes(b"\x4a", attributes))
+    parts.append(_count(b"\x50", dropped_attributes))
+    for event in events:
         body = b"\x09" + _pack_fixed64(event.timestamp) if event.timestamp else b""
         body += _optional_text(b"\x12", event.name)
         body += _attributes(b"\x1a", event.attributes)
         body += _count(b"\x20", event.dropped_attributes)
         parts.append(_field(b"\x5a", body))
-    parts.append(_count(b"\x60", span.dropped_events))
-    for link in span.links:
+    parts.append(_count(b"\x60", dropped_events))
+    for link in links:
         body = b"\x0a\x10" + link.context.trace_id.to_bytes(16, "big")
         body += b"\x12\x08" + link.context.span_id.to_bytes(8, "big")
         body += _attributes(b"\x22", link.attributes)
         body += _count(b"\x28", link.dropped_attributes)
         body += _LINK_FLAGS_REMOTE if link.context.is_remote else _LINK_FLAGS_LOCAL
         parts.append(_field(b"\x6a", body))
-    parts.append(_count(b"\x70", span.dropped_links))
-    status = span.status
+    parts.append(_count(b"\x70", dropped_links))
     if status is None:
         pass
     elif status.status_code.value == 0 and not status.description:
