@@ -13,8 +13,14 @@ from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
+from opentelemetry import trace
 
-from obsstack.core.logs import ContextFilter, ScrubbingJsonFormatter, utc_timestamp
+from obsstack.core.logs import (
+    ContextFilter,
+    ScrubbingJsonFormatter,
+    request_context,
+    utc_timestamp,
+)
 
 
 class StepByStep(ScrubbingJsonFormatter):
@@ -76,3 +82,17 @@ def test_an_access_line_with_request_context_matches_too() -> None:
 @given(st.floats(min_value=-1e10, max_value=4e9, allow_nan=False))
 def test_timestamps_are_those_datetime_writes(created: float) -> None:
     assert utc_timestamp(created) == datetime.fromtimestamp(created, tz=UTC).isoformat()
+
+
+@given(
+    trace_id=st.integers(min_value=1, max_value=2**128 - 1),
+    span_id=st.integers(min_value=1, max_value=2**64 - 1),
+)
+def test_a_lines_trace_and_span_ids_are_the_ones_opentelemetry_formats(
+    trace_id: int, span_id: int
+) -> None:
+    span = trace.NonRecordingSpan(trace.SpanContext(trace_id, span_id, False))
+    with trace.use_span(span):
+        fields = request_context()
+    assert fields["trace_id"] == trace.format_trace_id(trace_id)
+    assert fields["span_id"] == trace.format_span_id(span_id)

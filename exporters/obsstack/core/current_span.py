@@ -16,7 +16,7 @@ import hashlib
 import inspect
 from collections.abc import Callable
 from contextvars import ContextVar, Token
-from typing import Any
+from typing import Any, cast
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -37,6 +37,9 @@ _REPRODUCED = (
     propagation.get_current_span,
 )
 _SPAN_KEY = propagation._SPAN_KEY
+# Classes found to be spans: a class once a Span stays one (an ABC's registrations are kept),
+# and its check costs four times a set lookup.
+_SPAN_TYPES: set[type] = set()
 
 
 def source_fingerprint(code: tuple[Callable[..., Any] | type, ...]) -> str:
@@ -64,7 +67,12 @@ def current_span() -> trace.Span:
     if variable is None:
         return trace.get_current_span()
     span = variable.get().get(_SPAN_KEY)
-    return span if isinstance(span, trace.Span) else trace.INVALID_SPAN
+    if type(span) in _SPAN_TYPES:
+        return cast(trace.Span, span)
+    if span is None or not isinstance(span, trace.Span):
+        return trace.INVALID_SPAN
+    _SPAN_TYPES.add(type(span))
+    return span
 
 
 def attach_span(span: trace.Span) -> Token[Context]:

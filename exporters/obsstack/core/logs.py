@@ -26,7 +26,6 @@ from datetime import UTC, datetime
 from json.encoder import encode_basestring_ascii
 from typing import Any
 
-from opentelemetry import trace
 from pythonjsonlogger.json import JsonEncoder, JsonFormatter
 
 from obsstack.core.current_span import current_span
@@ -327,9 +326,9 @@ def request_context() -> dict[str, str]:
     """The current request's trace_id, span_id, request_id and tenant_id, those that are known."""
     fields = {}
     context = current_span().get_span_context()
-    if context.is_valid:
-        fields["trace_id"] = trace.format_trace_id(context.trace_id)
-        fields["span_id"] = trace.format_span_id(context.span_id)
+    if context.is_valid:  # trace.format_trace_id and format_span_id, in a third of the time
+        fields["trace_id"] = context.trace_id.to_bytes(16, "big").hex()
+        fields["span_id"] = context.span_id.to_bytes(8, "big").hex()
     request_id = REQUEST_ID.get()
     if request_id is not None:
         fields["request_id"] = request_id
