@@ -27,7 +27,10 @@ drift of the machine spreads over all of them:
 Run: ``.venv/bin/python -m benchmarks.instrumentation`` (needs ``pip install -e '.[bench]'``
 and ``/usr/bin/wrk``); ``--rounds``, ``--duration`` and ``--connections`` change the load.
 Prints a Markdown table; the figures are medians over the rounds, each variant's ratio to the
-bare app and to ``peers`` taken round by round.
+bare app and to ``peers`` taken round by round. Beside throughput, the server process's CPU time
+a request (``/proc/PID/stat`` around the measured run): the server is saturated, so where the
+host gives it its CPU whole the CPU ratio is the throughput ratio, and where a neighbour takes
+part of the CPU (a shared host's steal) throughput falls but the CPU time a request does not.
 """
 
 from __future__ import annotations
@@ -43,11 +46,11 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from tests.support.processes import Process, free_port, http_ok, wait_until
 
@@ -162,8 +165,8 @@ class _Sink(BaseHTTPRequestHandler):
         pass
 
 
-def _wrk(url: str, seconds: int, connections: int) -> tuple[float, float]:
-    """(requests/s, p99 latency in ms) of one wrk run."""
+def _wrk(url: str, seconds: int, connections: int) -> tuple[float, float, int]:
+    """(requests/s, p99 latency in ms, requests) of one wrk run."""
     out = subprocess.run(
         ["taskset", "-c", LOAD_CPU, "wrk", "-t1", f"-c{connections}", f"-d{seconds}s",
          "--latency", url],
@@ -173,7 +176,14 @@ def _wrk(url: str, seconds: int, connections: int) -> tuple[float, float]:
         raise RuntimeError(f"wrk saw errors:\n{out}")
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     value, unit = re.search(r"99%\s+([\d.]+)(us|ms|s)", out).groups()  # type: ignore[union-attr]
-    return rps, float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    return rps, float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit], requests
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User and system CPU time the process has been charged (``/proc/PID/stat``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _environment(variant: str, otlp: dict[str, str]) -> dict[str, str]:
@@ -204,15 +214,24 @@ def otlp_sink() -> Iterator[dict[str, str]]:
         sink.shutdown()
 
 
-def measure(rounds: int, seconds: int, connections: int) -> dict[str, list[tuple[float, float]]]:
+class Run(NamedTuple):
+    """One variant's run: requests/s, p99 latency (ms) and the server's CPU time a request (us),
+    which the host's other load (a neighbour's steal of the CPU) does not slow down."""
+
+    rps: float
+    p99: float
+    cpu_us: float
+
+
+def measure(rounds: int, seconds: int, connections: int) -> dict[str, list[Run]]:
     with otlp_sink() as env:
         return _measure(rounds, seconds, connections, env)
 
 
 def _measure(
     rounds: int, seconds: int, connections: int, env: dict[str, str]
-) -> dict[str, list[tuple[float, float]]]:
-    results: dict[str, list[tuple[float, float]]] = {v: [] for v in VARIANTS}
+) -> dict[str, list[Run]]:
+    results: dict[str, list[Run]] = {v: [] for v in VARIANTS}
     with tempfile.TemporaryDirectory(prefix="obsstack-bench-") as tmp:
         for round_number in range(rounds):
             start = round_number % len(VARIANTS)
@@ -228,34 +247,44 @@ def _measure(
                     url = f"http://127.0.0.1:{port}/ping"
                     wait_until(http_ok(url), 30, f"{variant} to serve")
                     _wrk(url, 2, connections)  # warm up
-                    result = _wrk(url, seconds, connections)
+                    cpu = _cpu_seconds(process.pid)
+                    rps, p99, requests = _wrk(url, seconds, connections)
+                    cpu = _cpu_seconds(process.pid) - cpu
                 finally:
                     process.stop()
+                result = Run(rps, p99, cpu / requests * 1e6)
                 results[variant].append(result)
                 print(
-                    f"round {round_number + 1} {variant}: {result[0]:.0f} req/s, "
-                    f"p99 {result[1]:.2f} ms",
+                    f"round {round_number + 1} {variant}: {rps:.0f} req/s, p99 {p99:.2f} ms, "
+                    f"{result.cpu_us:.0f} us of CPU a request",
                     file=sys.stderr,
                 )
     return results
 
 
-def table(results: dict[str, list[tuple[float, float]]]) -> str:
-    """Medians over the rounds; ratios and added latency are taken round by round."""
+def table(results: dict[str, list[Run]]) -> str:
+    """Medians over the rounds; ratios and added latency are taken round by round. The CPU
+    ratio is the bare app's CPU time a request over the variant's."""
     bare, peers = results["bare"], results["peers"]
     lines = [
-        "| variant | requests/s | ratio to bare | ratio to peers | p99 latency | p99 added |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| variant | requests/s | ratio to bare | ratio to peers | p99 latency | p99 added "
+        "| CPU a request | CPU ratio to bare |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
+
+    def median(values: Iterable[float]) -> float:
+        return statistics.median(values)
+
     for variant, runs in results.items():
-        rps = statistics.median(r for r, _ in runs)
-        p99 = statistics.median(p for _, p in runs)
-        ratio = statistics.median(r / b for (r, _), (b, _) in zip(runs, bare, strict=True))
-        to_peers = statistics.median(r / b for (r, _), (b, _) in zip(runs, peers, strict=True))
-        added = statistics.median(p - b for (_, p), (_, b) in zip(runs, bare, strict=True))
+        pairs = list(zip(runs, bare, strict=True))
+        ratio = median(run.rps / base.rps for run, base in pairs)
+        to_peers = median(run.rps / peer.rps for run, peer in zip(runs, peers, strict=True))
+        added = median(run.p99 - base.p99 for run, base in pairs)
+        cpu_ratio = median(base.cpu_us / run.cpu_us for run, base in pairs)
         lines.append(
-            f"| {variant} | {rps:,.0f} | {ratio:.2f}x | {to_peers:.2f}x | {p99:.2f} ms "
-            f"| {added:+.2f} ms |"
+            f"| {variant} | {median(run.rps for run in runs):,.0f} | {ratio:.2f}x "
+            f"| {to_peers:.2f}x | {median(run.p99 for run in runs):.2f} ms | {added:+.2f} ms "
+            f"| {median(run.cpu_us for run in runs):.0f} us | {cpu_ratio:.2f}x |"
         )
     return "\n".join(lines)
 
