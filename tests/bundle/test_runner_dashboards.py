@@ -20,7 +20,9 @@ from tests.support.paths import ROOT
 from tests.support.processes import free_port, wait_until
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-NAMES = ("prometheus", "alertmanager", "exporter", "oncall-sink")
+# node-exporter given a port too: its default (9100) is left to the test that holds it
+# (tests/bundle/test_runner.py::test_up_then_down).
+NAMES = ("prometheus", "alertmanager", "exporter", "oncall-sink", "node-exporter")
 
 
 def raw_get(address: str, path: str, token: str) -> tuple[int, bytes]:
