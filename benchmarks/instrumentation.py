@@ -152,7 +152,14 @@ def serve(variant: str, port: int) -> None:
 
 
 class _Sink(BaseHTTPRequestHandler):
-    """OTLP/HTTP sink (a protocol double): accepts every export and discards it."""
+    """OTLP/HTTP sink (a protocol double): accepts every export and discards it.
+
+    It keeps connections open between exports, as the Collector's OTLP/HTTP receiver does (a Go
+    ``net/http`` server, keep-alive on, idle connections kept a minute): a sink closing each
+    connection would make every batch a new TCP connection, which a service does not pay.
+    """
+
+    protocol_version = "HTTP/1.1"
 
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("content-length", 0)))
