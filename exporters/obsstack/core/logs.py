@@ -368,7 +368,10 @@ def _level_name(level: str | int, source: str) -> str:
 # else. Only their warnings and errors are kept, unless ``levels`` or the environment ask.
 QUIET_LOGGERS = {"httpx": "WARNING", "httpcore": "WARNING"}
 
-_configured_loggers: set[str] = set()
+# Logger name -> level, as the last configure_logging set them.
+_configured_loggers: dict[str, str] = {}
+# The loggers whose levels uvicorn sets to its ``log_level`` when its Config is made.
+UVICORN_LOGGERS = ("uvicorn.error", "uvicorn.access", "uvicorn.asgi")
 _active_scrub: Scrub | None = None
 
 
@@ -426,10 +429,24 @@ def configure_logging(
         logger.handlers.clear()
         logger.propagate = True
     access_log.use_direct_access_lines()
-    for name in _configured_loggers - set(per_logger):
+    for name in _configured_loggers.keys() - per_logger.keys():
         logging.getLogger(name).setLevel(logging.NOTSET)
     for name, name_level in per_logger.items():
         logging.getLogger(name).setLevel(name_level)
     _configured_loggers.clear()
     _configured_loggers.update(per_logger)
     return handler
+
+
+def restore_server_levels() -> None:
+    """Give uvicorn's loggers back the levels :func:`configure_logging` set for them.
+
+    ``uvicorn.run(app, log_level=...)`` sets them to its ``log_level`` when it makes its Config,
+    after an application object, and the logging it configured, already exist; a level named
+    for them (``OBSSTACK_LOG_LEVELS=uvicorn.access=warning``) is what the operator asked for.
+    Called when the application has started; the loggers no level was named for keep uvicorn's.
+    """
+    for name in UVICORN_LOGGERS:
+        level = _configured_loggers.get(name)
+        if level is not None:
+            logging.getLogger(name).setLevel(level)

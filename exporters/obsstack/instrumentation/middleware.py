@@ -22,7 +22,7 @@ from starlette.routing import Mount
 from obsstack.core import naming, otel_logs
 from obsstack.core.asgi import ASGIApp, Message, Receive, Scope, Send
 from obsstack.core.current_span import attach_span, current_span, detach
-from obsstack.core.logs import REQUEST_ID, TENANT_ID
+from obsstack.core.logs import REQUEST_ID, TENANT_ID, restore_server_levels
 from obsstack.instrumentation.http_metrics import KNOWN_METHODS, OTHER_METHOD, HttpMetrics
 from obsstack.instrumentation.server_spans import ServerSpans, finish
 
@@ -215,15 +215,18 @@ class InstrumentationMiddleware:
 
 
 def _lifespan_send(send: Send, gc_freeze: bool) -> Send:
-    """``send``, which, when the application has started, takes the objects it has made out of
-    the garbage collector's passes (:func:`freeze_startup_objects`, if ``gc_freeze``), and when
-    it has shut down first sends the queued log records
+    """``send``, which, when the application has started, gives uvicorn's loggers back the levels
+    configured for them (:func:`obsstack.core.logs.restore_server_levels`) and takes the objects
+    it has made out of the garbage collector's passes (:func:`freeze_startup_objects`, if
+    ``gc_freeze``), and when it has shut down first sends the queued log records
     (:func:`obsstack.core.otel_logs.flush_logs`, bounded): the server may end by SIGTERM, which
     runs no exit hooks."""
 
     async def lifespan_send(message: Message) -> None:
-        if message["type"] == "lifespan.startup.complete" and gc_freeze:
-            freeze_startup_objects()
+        if message["type"] == "lifespan.startup.complete":
+            restore_server_levels()
+            if gc_freeze:
+                freeze_startup_objects()
         elif message["type"] == "lifespan.shutdown.complete":
             await asyncio.get_running_loop().run_in_executor(None, otel_logs.flush_logs)
         await send(message)
