@@ -17,6 +17,7 @@ import argparse
 import datetime
 import json
 import shutil
+import signal
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -195,13 +196,19 @@ def write_output(out: Path, produce: Callable[[Path], T]) -> T:
     try:
         result = produce(staging)
         staging.chmod(0o755)
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
-            out.rename(old / "previous")
-            staging.rename(out)
-            shutil.rmtree(old)
-        else:
-            staging.rename(out)
+        # The swap is not interrupted: a SIGTERM or Ctrl-C arriving meanwhile (a stop, which
+        # unwinds by an exception) is taken once it is done, ``out`` whole and nothing beside it.
+        stops = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
+        try:
+            if out.exists():
+                old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
+                out.rename(old / "previous")
+                staging.rename(out)
+                shutil.rmtree(old)
+            else:
+                staging.rename(out)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, stops)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
