@@ -85,7 +85,7 @@ def read_alerting(document: Section) -> Alerting:
         heartbeat_url=_url(heartbeat, "url"),
         heartbeat_uses_opsgenie_key=heartbeat.boolean("opsgenie_key", False),
         default_webhook_url=_url(document, "default_webhook_url"),
-        group_wait=_duration_text(timings, "group_wait", "30s"),
+        group_wait=_duration_text(timings, "group_wait", "15s"),
         group_interval=_duration_text(timings, "group_interval", "5m"),
         repeat_interval=_duration_text(timings, "repeat_interval", "4h"),
         heartbeat_interval=_duration_text(timings, "heartbeat_interval", "1m"),
