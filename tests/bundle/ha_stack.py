@@ -184,15 +184,12 @@ def ha_stack(tmp_path: Path) -> Iterator[HaStack]:
             rules_dir=str(rules_dir),
             peer_timeout=PEER_TIMEOUT,
         )
-        alerting = dataclasses.replace(
-            load_alerting(ALERTING),
-            **{
-                **SHORT_TIMINGS,
-                "group_wait": GROUP_WAIT,
-                "group_interval": GROUP_INTERVAL,
-                **destinations(apis),
-            },
-        )
+        timings: dict[str, Any] = {
+            **SHORT_TIMINGS,
+            "group_wait": GROUP_WAIT,
+            "group_interval": GROUP_INTERVAL,
+        }
+        alerting = dataclasses.replace(load_alerting(ALERTING), **{**timings, **destinations(apis)})
         spec = load_default_spec(ROOT)
         render_configs(state, topology, alerting, [], ROUTING_KEY, GENIE_KEY, spec)
         stack = HaStack(apis, target, options, processes)
