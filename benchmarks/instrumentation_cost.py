@@ -2,9 +2,10 @@
 
 The wrk benchmark (``benchmarks.instrumentation``) measures throughput, which on a shared
 machine moves with everything else running. This one counts the CPU instructions the process
-executes per request: the same application and variants, served by uvicorn's ``H11Protocol`` on
-an in-memory transport (no sockets), 32 connections with one request each in flight, under
-valgrind's callgrind with counting switched on only around the measured requests. The counts
+executes per request: the same application and variants, started by uvicorn's lifespan and
+served by uvicorn's ``H11Protocol`` on an in-memory transport (no sockets), 32 connections with
+one request each in flight, under valgrind's callgrind with counting switched on only around
+the measured requests. The counts
 barely move with the machine's load, so a change to the instrumentation shows in them even when
 throughput cannot show it; instructions are not time (cache misses, system calls and the
 garbage collector's pauses are not weighed), so the wrk figures stay the judge.
@@ -73,6 +74,7 @@ def _callgrind(switch: str) -> None:
 
 async def _serve(variant: str, requests: int) -> int:
     from uvicorn.config import Config
+    from uvicorn.lifespan.on import LifespanOn
     from uvicorn.protocols.http.h11_impl import H11Protocol
     from uvicorn.server import ServerState
 
@@ -83,6 +85,8 @@ async def _serve(variant: str, requests: int) -> int:
         access_log=variant in LOGGING,
     )
     config.load()
+    lifespan = LifespanOn(config)  # as uvicorn.Server starts it: the application's startup
+    await lifespan.startup()
     loop = asyncio.get_running_loop()
     state = ServerState()
     connections = []
@@ -104,6 +108,7 @@ async def _serve(variant: str, requests: int) -> int:
     for _ in range(requests // CONNECTIONS):
         await one_round()
     _callgrind("off")
+    await lifespan.shutdown()
     return sum(transport.writes for _protocol, transport in connections)
 
 
