@@ -4,11 +4,11 @@ The wrk benchmark (``benchmarks.instrumentation``) measures throughput, which on
 machine moves with everything else running. This one counts the CPU instructions the process
 executes per request: the same application and variants, started by uvicorn's lifespan and
 served by uvicorn's ``H11Protocol`` on an in-memory transport (no sockets), 32 connections with
-one request each in flight, under valgrind's callgrind with counting switched on only around
-the measured requests. The counts
-barely move with the machine's load, so a change to the instrumentation shows in them even when
-throughput cannot show it; instructions are not time (cache misses, system calls and the
-garbage collector's pauses are not weighed), so the wrk figures stay the judge.
+one request each in flight, under valgrind's callgrind with counting switched on only around the
+measured requests. The counts barely move with the machine's load, so a change to the
+instrumentation shows in them even when throughput cannot show it; instructions are not time
+(cache misses, system calls and the garbage collector's pauses are not weighed), so the wrk
+figures stay the judge.
 
 Run: ``.venv/bin/python -m benchmarks.instrumentation_cost`` (needs ``valgrind`` and the
 ``bench`` extra); ``--requests`` and ``--variants`` change what is counted. One variant takes
