@@ -23,7 +23,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.util import BoundedList
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
-from opentelemetry.trace import SpanKind
+from opentelemetry.trace import SpanKind, StatusCode
 
 from obsstack.core.current_span import source_fingerprint
 
@@ -40,6 +40,7 @@ _SPAN_KIND = {
     SpanKind.CONSUMER: b"\x30\x05",
 }
 # Span.flags (fixed32, field 16): the parent's remoteness is known, and whether it is remote.
+_SERVER_KIND = _SPAN_KIND[SpanKind.SERVER]
 _FLAGS_LOCAL = b"\x85\x01" + struct.pack("<I", 0x100)
 _FLAGS_REMOTE = b"\x85\x01" + struct.pack("<I", 0x300)
 _LINK_FLAGS_LOCAL = b"\x35" + struct.pack("<I", 0x100)
@@ -229,29 +230,30 @@ def _span(span: ReadableSpan) -> bytes:
         b"\x0a\x10" + context.trace_id.to_bytes(16, "big"),
         b"\x12\x08" + context.span_id.to_bytes(8, "big"),
     ]
-    if context.trace_state is not None:
-        state = ",".join([f"{key}={value}" for key, value in context.trace_state.items()])
+    trace_state = context.trace_state
+    if trace_state:  # not None, not empty
+        state = ",".join([f"{key}={value}" for key, value in trace_state.items()])
         if state:
             parts.append(_text(b"\x1a", state))
     if parent:
         parts.append(b"\x22\x08" + parent.span_id.to_bytes(8, "big"))
     if name:
         parts.append(_text(b"\x2a", name))
-    parts.append(_SPAN_KIND[kind])
+    parts.append(_SERVER_KIND if kind is SpanKind.SERVER else _SPAN_KIND[kind])
     if start_time:
         parts.append(b"\x39" + _pack_fixed64(start_time))
     if end_time:
         parts.append(b"\x41" + _pack_fixed64(end_time))
     parts.append(_attributes(b"\x4a", attributes))
     parts.append(_count(b"\x50", dropped_attributes))
-    for event in events:
+    for event in events if events else ():  # a BoundedList's iteration takes its lock
         body = b"\x09" + _pack_fixed64(event.timestamp) if event.timestamp else b""
         body += _optional_text(b"\x12", event.name)
         body += _attributes(b"\x1a", event.attributes)
         body += _count(b"\x20", event.dropped_attributes)
         parts.append(_field(b"\x5a", body))
     parts.append(_count(b"\x60", dropped_events))
-    for link in links:
+    for link in links if links else ():
         body = b"\x0a\x10" + link.context.trace_id.to_bytes(16, "big")
         body += b"\x12\x08" + link.context.span_id.to_bytes(8, "big")
         body += _attributes(b"\x22", link.attributes)
@@ -259,15 +261,16 @@ def _span(span: ReadableSpan) -> bytes:
         body += _LINK_FLAGS_REMOTE if link.context.is_remote else _LINK_FLAGS_LOCAL
         parts.append(_field(b"\x6a", body))
     parts.append(_count(b"\x70", dropped_links))
-    if status is None:
-        pass
-    elif status.status_code.value == 0 and not status.description:
-        parts.append(_EMPTY_STATUS)
-    else:
-        body = _optional_text(b"\x12", status.description)
-        if status.status_code.value:
-            body += b"\x18" + _varint(status.status_code.value)
-        parts.append(_field(b"\x7a", body))
+    if status is not None:
+        # Identity first: an enum's value and hash are Python calls.
+        code, description = status.status_code, status.description
+        if (code is StatusCode.UNSET or code.value == 0) and not description:
+            parts.append(_EMPTY_STATUS)
+        else:
+            body = _optional_text(b"\x12", description)
+            if code.value:
+                body += b"\x18" + _varint(code.value)
+            parts.append(_field(b"\x7a", body))
     parts.append(_FLAGS_REMOTE if parent is not None and parent.is_remote else _FLAGS_LOCAL)
     return b"".join(parts)
 
