@@ -6,10 +6,13 @@ processors and the SDK's own span metrics; anything the shortcut does not know t
 from __future__ import annotations
 
 import random
+import threading
+from collections import deque
 from typing import Any
 
 import pytest
 from opentelemetry import trace
+from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.context import Context
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader, NumberDataPoint
@@ -18,6 +21,7 @@ from opentelemetry.sdk.trace import ReadableSpan, SpanLimits, TracerProvider, sa
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
+from opentelemetry.sdk.util import BoundedList
 from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, TraceFlags, TraceState
 
 from obsstack.instrumentation import server_spans
@@ -108,6 +112,64 @@ def test_the_same_span_as_start_span(sampler: str, parent: str) -> None:
         _finished(span) for span in finished[::2]
     ]
     assert len(finished) == 2 * recorded
+
+
+def _fields(made: Any) -> list[tuple[str, Any]]:
+    """The fields of a span (or of its attributes, events or links) in the order they were set,
+    locks and the inner lists shown by what they hold; times and end callbacks by their kind."""
+    shown = []
+    for key, value in vars(made).items():
+        if isinstance(value, BoundedAttributes | BoundedList):
+            value = (type(value), _fields(value))
+        elif isinstance(value, deque):
+            value = (list(value), value.maxlen)
+        elif type(value) is type(threading.Lock()):
+            value = ("lock", value.locked())
+        elif key == "_start_time":
+            value = type(value)
+        elif key == "_record_end_metrics":
+            value = value.__qualname__
+        shown.append((key, value))
+    return shown
+
+
+@pytest.mark.parametrize(
+    "limits",
+    [SpanLimits(), SpanLimits(max_events=2, max_links=1, max_span_attribute_length=32)],
+    ids=["default", "small"],
+)
+@pytest.mark.parametrize("parent", ["none", "remote sampled"])
+@pytest.mark.parametrize("metrics", [False, True], ids=["", "sdk metrics"])
+def test_a_recording_span_holds_the_fields_the_sdk_gives_it(
+    limits: SpanLimits, parent: str, metrics: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if metrics:
+        monkeypatch.setenv("OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED", "true")
+    provider, _exporter = _provider(
+        sampling.ALWAYS_ON,
+        span_limits=limits,
+        meter_provider=MeterProvider(metric_readers=[InMemoryMetricReader()]),
+    )
+    tracer = provider.get_tracer("obsstack.instrumentation", "1.0")
+    spans = ServerSpans.for_tracer(tracer)
+    assert spans is not None
+    context = _context(PARENTS[parent])
+    random.seed(5)
+    expected: Any = tracer.start_span("GET", context, SpanKind.SERVER, ATTRIBUTES)
+    random.seed(5)
+    made: Any = spans.start("GET", context, lambda: dict(ATTRIBUTES))
+    assert type(made) is type(expected)
+    assert _fields(made) == _fields(expected)
+    made.add_event("retry", {"attempt": 1})
+    made.add_link(PARENTS["local sampled"])
+    expected.add_event("retry", {"attempt": 1})
+    expected.add_link(PARENTS["local sampled"])
+    assert [(e.name, e.attributes) for e in made.events] == [
+        (e.name, e.attributes) for e in expected.events
+    ]
+    assert [(link.context, link.attributes) for link in made.links] == [
+        (link.context, link.attributes) for link in expected.links
+    ]
 
 
 @pytest.mark.parametrize(

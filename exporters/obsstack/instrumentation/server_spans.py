@@ -11,9 +11,10 @@ would make (a ``NonRecordingSpan``, or the SDK's own recording span with the arg
 metrics, and builds the span's attributes only for a span that records them; attributes that
 the SDK's checks would keep as they are (string keys, strings within the length limit, integers,
 within the count limit) are put in the span's bounded attributes without being checked one by
-one. Same ids from the same random state, same span, same processors: a test compares the two
-paths. When the request ends, :func:`finish` gives the span its route, status and name the same
-way.
+one, and the span, its attributes and its lists of events and links are given the fields their
+constructors give them without the constructors' chain of keyword calls. Same ids from the same
+random state, same span with the same fields, same processors: tests compare the two paths.
+When the request ends, :func:`finish` gives the span its route, status and name the same way.
 
 Anything else takes ``tracer.start_span``: a user's sampler or id generator, a tracer that was
 disabled or given another sampler, and an SDK whose ``start_span`` or samplers are not the ones
@@ -23,7 +24,10 @@ this was written against (opentelemetry-sdk 1.45; their source is fingerprinted)
 from __future__ import annotations
 
 import functools
+import inspect
 import random
+import threading
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -33,6 +37,7 @@ from opentelemetry.context import Context
 from opentelemetry.sdk import trace as sdk_trace
 from opentelemetry.sdk.trace import sampling
 from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
+from opentelemetry.sdk.util import BoundedList
 from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, TraceFlags
 from opentelemetry.trace.span import DEFAULT_TRACE_STATE
 
@@ -53,7 +58,7 @@ _FLAGS = {
 }
 # sha256 of the SDK code whose outcome ServerSpans reproduces or relies on, as
 # opentelemetry-sdk 1.45 has it.
-_VERIFIED = "4c6b4e2be3f43f2a7122b2e3934d8a57b8a90c7c5f1b25be6445427767d5dd2b"
+_VERIFIED = "1d6999328117ea58193760d6535357ff003c4961795a01ab5dd295187932b219"
 _REPRODUCED = (
     sdk_trace.Tracer.start_span,
     sampling.StaticSampler.should_sample,
@@ -63,7 +68,9 @@ _REPRODUCED = (
     RandomIdGenerator.generate_trace_id,
     RandomIdGenerator.generate_span_id,
     sdk_trace._Span.__init__,
+    sdk_trace.ReadableSpan.__init__,
     BoundedAttributes.__init__,
+    BoundedList.__init__,
     BoundedAttributes._set_items,
     BoundedAttributes._setitem_locked,
     SpanContext.__new__,
@@ -189,28 +196,93 @@ class ServerSpans:
             return NonRecordingSpan(span_context)
         values = attributes()
         limits = tracer._span_limits
-        plain = _plain(values, limits.max_span_attributes, limits.max_span_attribute_length)
-        span = sdk_trace._Span(
-            name=name,
-            context=span_context,
-            parent=parent,
-            sampler=self.sampler,
-            resource=tracer.resource,
-            attributes=None if plain else values,
-            span_processor=tracer.span_processor,
-            kind=SpanKind.SERVER,
-            links=(),
-            instrumentation_info=tracer.instrumentation_info,
-            record_exception=True,
-            set_status_on_exception=True,
-            limits=limits,
-            instrumentation_scope=tracer._instrumentation_scope,
-            record_end_metrics=record_end_metrics,
-        )
-        if plain:  # what the span's BoundedAttributes would keep of them: all, unchanged
-            span._attributes._dict.update(values)  # type: ignore[union-attr]
+        if _plain(values, limits.max_span_attributes, limits.max_span_attribute_length):
+            # What the span's BoundedAttributes would keep of them: all, unchanged.
+            span = _recording_span(
+                name, span_context, parent, self.sampler, tracer, dict(values), record_end_metrics
+            )
+        else:
+            span = sdk_trace._Span(
+                name=name,
+                context=span_context,
+                parent=parent,
+                sampler=self.sampler,
+                resource=tracer.resource,
+                attributes=values,
+                span_processor=tracer.span_processor,
+                kind=SpanKind.SERVER,
+                links=(),
+                instrumentation_info=tracer.instrumentation_info,
+                record_exception=True,
+                set_status_on_exception=True,
+                limits=limits,
+                instrumentation_scope=tracer._instrumentation_scope,
+                record_end_metrics=record_end_metrics,
+            )
         span.start(start_time=None, parent_context=context)
         return span
+
+
+# The status ReadableSpan.__init__ gives a span by default: one object, shared by every span.
+_UNSET_STATUS = inspect.signature(sdk_trace.ReadableSpan.__init__).parameters["status"].default
+_new = object.__new__
+
+
+def _recording_span(
+    name: str,
+    context: SpanContext,
+    parent: SpanContext | None,
+    sampler: sampling.Sampler,
+    tracer: sdk_trace.Tracer,
+    values: dict[str, Any],
+    record_end_metrics: Callable[[], None],
+) -> sdk_trace._Span:
+    """``_Span(name=name, context=context, ..., kind=SERVER, links=(), limits=tracer's)`` with
+    ``values`` as its attributes: the fields ``ReadableSpan.__init__`` and then
+    ``Span.__init__`` set, in their order, to the values they set them to."""
+    limits = tracer._span_limits
+    span = _new(sdk_trace._Span)
+    span._name = name
+    span._context = context
+    span._kind = SpanKind.SERVER
+    span._instrumentation_info = tracer.instrumentation_info
+    span._instrumentation_scope = tracer._instrumentation_scope
+    span._parent = parent
+    span._start_time = None
+    span._end_time = None
+    span._attributes = None
+    span._events = ()
+    span._links = ()
+    span._resource = tracer.resource
+    span._status = _UNSET_STATUS
+    span._sampler = sampler
+    span._trace_config = None
+    span._record_exception = True
+    span._set_status_on_exception = True
+    span._span_processor = tracer.span_processor
+    span._limits = limits
+    span._lock = threading.Lock()
+    bounded = _new(BoundedAttributes)
+    bounded._dict = values
+    bounded.maxlen = limits.max_span_attributes
+    bounded.dropped = 0
+    bounded.max_value_len = limits.max_span_attribute_length
+    bounded._lock = threading.Lock()
+    bounded._immutable = False
+    span._attributes = bounded
+    span._events = _bounded_list(limits.max_events)
+    span._links = _bounded_list(limits.max_links)
+    span._record_end_metrics = record_end_metrics
+    return span
+
+
+def _bounded_list(maxlen: int | None) -> BoundedList[Any]:
+    """``BoundedList(maxlen)``."""
+    made: BoundedList[Any] = _new(BoundedList)
+    made.dropped = 0
+    made._dq = deque(maxlen=maxlen)  # type: ignore[attr-defined]
+    made._lock = threading.Lock()  # type: ignore[attr-defined]
+    return made
 
 
 def finish(span: trace.Span, name: str | None, attributes: dict[str, Any]) -> None:
