@@ -17,7 +17,13 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader, NumberDataPoint
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan, SpanLimits, TracerProvider, sampling
+from opentelemetry.sdk.trace import (
+    ReadableSpan,
+    SpanLimits,
+    SpanProcessor,
+    TracerProvider,
+    sampling,
+)
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
@@ -254,6 +260,74 @@ def test_an_ended_span_keeps_its_name_and_attributes_and_says_so(
         "Tried calling update_name on an ended span.",
         "Setting attribute on ended span.",
     ]
+
+
+class _Seen(SpanProcessor):
+    """Keeps what the span processors are handed when a span ends."""
+
+    def __init__(self) -> None:
+        self.ending: list[Any] = []
+        self.ended: list[Any] = []
+
+    def _on_ending(self, span: Any) -> None:
+        self.ending.append(span)
+
+    def on_end(self, span: ReadableSpan) -> None:
+        self.ended.append(span)
+
+
+@pytest.mark.parametrize("metrics", [False, True], ids=["", "sdk metrics"])
+def test_a_span_ends_as_the_sdk_ends_it(metrics: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    if metrics:
+        monkeypatch.setenv("OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED", "true")
+    reader = InMemoryMetricReader()
+    provider, exporter = _provider(
+        sampling.ALWAYS_ON, meter_provider=MeterProvider(metric_readers=[reader])
+    )
+    seen = _Seen()
+    provider.add_span_processor(seen)
+    tracer = provider.get_tracer("t")
+    spans = []
+    for shortcut in (False, True):
+        random.seed(2)
+        span: Any = tracer.start_span("GET", _context(PARENTS["remote sampled"]), SpanKind.SERVER)
+        span.set_attribute("http.route", "/items/{id}")
+        server_spans.end(span) if shortcut else span.end()
+        spans.append(span)
+    assert seen.ending == spans
+    expected, made = seen.ended
+    assert type(made) is type(expected) is ReadableSpan
+    times: list[Any] = [made._end_time, made._start_time, expected._end_time, expected._start_time]
+    assert [(key, value) for key, value in _fields(made) if key != "_end_time"] == [
+        (key, value) for key, value in _fields(expected) if key != "_end_time"
+    ]
+    assert times == sorted(times, reverse=True) and all(times)
+    assert made._events is spans[1]._events and made._attributes is spans[1]._attributes
+    assert made._attributes._immutable
+    assert len(exporter.get_finished_spans()) == 2
+    if metrics:
+        data = reader.get_metrics_data()
+        assert data is not None
+        live = [
+            point.value
+            for resource in data.resource_metrics
+            for scope in resource.scope_metrics
+            for metric in scope.metrics
+            if metric.name == "otel.sdk.span.live"
+            for point in metric.data.data_points
+            if isinstance(point, NumberDataPoint)
+        ]
+        assert live == [0]
+
+
+def test_ending_an_ended_span_says_so_as_the_sdk_does(caplog: pytest.LogCaptureFixture) -> None:
+    provider, exporter = _provider(sampling.ALWAYS_ON)
+    span = provider.get_tracer("t").start_span("GET", None, SpanKind.SERVER)
+    server_spans.end(span)
+    server_spans.end(span)
+    assert len(exporter.get_finished_spans()) == 1
+    assert [record.getMessage() for record in caplog.records] == ["Calling end() on an ended span."]
+    server_spans.end(trace.INVALID_SPAN)  # a span that does not record: nothing to end
 
 
 def test_both_ways_of_deciding_sample_the_same_share() -> None:

@@ -24,7 +24,7 @@ from obsstack.core.asgi import ASGIApp, Message, Receive, Scope, Send
 from obsstack.core.current_span import attach_span, current_span, detach
 from obsstack.core.logs import REQUEST_ID, TENANT_ID, restore_server_levels
 from obsstack.instrumentation.http_metrics import KNOWN_METHODS, OTHER_METHOD, HttpMetrics
-from obsstack.instrumentation.server_spans import ServerSpans, finish
+from obsstack.instrumentation.server_spans import ServerSpans, end, finish
 
 REQUEST_ID_HEADER = b"x-request-id"
 # A request id taken from a client goes into logs and back into a header: short and plain.
@@ -292,4 +292,4 @@ def _end_span(span: Any, method: str, route: str, status: int, error: BaseExcept
         attributes["error.type"] = str(status)
         span.set_status(Status(StatusCode.ERROR))
     finish(span, name, attributes)
-    span.end()
+    end(span)

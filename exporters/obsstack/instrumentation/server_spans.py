@@ -14,7 +14,9 @@ within the count limit) are put in the span's bounded attributes without being c
 one, and the span, its attributes and its lists of events and links are given the fields their
 constructors give them without the constructors' chain of keyword calls. Same ids from the same
 random state, same span with the same fields, same processors: tests compare the two paths.
-When the request ends, :func:`finish` gives the span its route, status and name the same way.
+When the request ends, :func:`finish` gives the span its route, status and name the same way,
+and :func:`end` ends it, handing the span processors the ``ReadableSpan`` the SDK's ``end``
+hands them, made the same way.
 
 Anything else takes ``tracer.start_span``: a user's sampler or id generator, a tracer that was
 disabled or given another sampler, and an SDK whose ``start_span`` or samplers are not the ones
@@ -29,6 +31,7 @@ import random
 import threading
 from collections import deque
 from collections.abc import Callable
+from time import time_ns
 from typing import Any
 
 from opentelemetry import trace
@@ -58,7 +61,7 @@ _FLAGS = {
 }
 # sha256 of the SDK code whose outcome ServerSpans reproduces or relies on, as
 # opentelemetry-sdk 1.45 has it.
-_VERIFIED = "1d6999328117ea58193760d6535357ff003c4961795a01ab5dd295187932b219"
+_VERIFIED = "7bc005744d452ff891539d06b35e9065dc49619310d4ffd32ebe46e036184a9c"
 _REPRODUCED = (
     sdk_trace.Tracer.start_span,
     sampling.StaticSampler.should_sample,
@@ -76,6 +79,8 @@ _REPRODUCED = (
     SpanContext.__new__,
     sdk_trace._check_span_ended,
     sdk_trace._Span.set_attributes,
+    sdk_trace.Span.end,
+    sdk_trace.Span._readable_span,
 )
 
 
@@ -308,6 +313,42 @@ def finish(span: trace.Span, name: str | None, attributes: dict[str, Any]) -> No
     if name is not None:
         span.update_name(name)
     span.set_attributes(attributes)
+
+
+def end(span: trace.Span) -> None:
+    """``span.end()``; for the SDK's recording span, its steps, with the ``ReadableSpan`` the
+    span processors are given made without the constructor's keyword call."""
+    if sdk_fingerprint() != _VERIFIED or type(span) is not sdk_trace._Span:
+        span.end()
+        return
+    with span._lock:
+        ending = span._start_time is not None and span._end_time is None
+        if ending:
+            span._end_time = time_ns()
+            span._attributes._immutable = True  # type: ignore[union-attr]
+    if not ending:  # not started, or ended: the SDK says so
+        span.end()
+        return
+    if span._record_end_metrics:
+        span._record_end_metrics()
+    processor = span._span_processor
+    processor._on_ending(span)
+    # span._readable_span()
+    readable = _new(sdk_trace.ReadableSpan)
+    readable._name = span._name
+    readable._context = span._context
+    readable._kind = span._kind
+    readable._instrumentation_info = span._instrumentation_info
+    readable._instrumentation_scope = span._instrumentation_scope
+    readable._parent = span._parent
+    readable._start_time = span._start_time
+    readable._end_time = span._end_time
+    readable._attributes = span._attributes
+    readable._events = span._events
+    readable._links = span._links
+    readable._resource = span._resource
+    readable._status = span._status
+    processor.on_end(readable)
 
 
 def _plain(values: dict[str, Any], most: int | None, longest: int | None) -> bool:
