@@ -82,7 +82,7 @@ bench-kpis: setup
 bench-instrumentation: setup
 	@command -v wrk >/dev/null || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk)
 	$(BIN)/pip install --quiet -e '.[bench]'
-	$(PY) -m benchmarks.instrumentation --rounds 5 --duration 8
+	$(PY) -m benchmarks.instrumentation --rounds 8 --duration 4
 
 ## bench-instrumentation-cost: instructions a request costs per instrumentation variant, counted
 ## by valgrind's callgrind: figures that hold on a busy machine (benchmarks/instrumentation.md)

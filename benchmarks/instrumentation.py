@@ -1,9 +1,10 @@
 """Throughput and p99 latency cost of instrumenting a FastAPI service (instrumentation.md).
 
-One uvicorn worker pinned to CPU 0 serves a cheap route (``GET /ping``); ``wrk`` pinned to
-CPU 1 loads it over loopback. The variants of the same application are measured in the same run,
-interleaved round by round, each round starting one variant further along the list, so that
-drift of the machine spreads over all of them:
+One uvicorn worker a variant, each pinned to CPU 0, serves a cheap route (``GET /ping``); ``wrk``
+pinned to CPU 1 loads one of them at a time over loopback. Every server runs throughout, idle
+until its turn; each run of a variant is taken between two runs of the bare app, seconds apart,
+and compared with their mean, so that the host's drift falls on both sides of a ratio; each
+round starts one variant further along the list. The variants:
 
 - ``bare``: no instrumentation;
 - ``metrics``: ``instrument_app`` with metrics only;
@@ -27,7 +28,8 @@ drift of the machine spreads over all of them:
 Run: ``.venv/bin/python -m benchmarks.instrumentation`` (needs ``pip install -e '.[bench]'``
 and ``/usr/bin/wrk``); ``--rounds``, ``--duration`` and ``--connections`` change the load.
 Prints a Markdown table; the figures are medians over the rounds, each variant's ratio to the
-bare app and to ``peers`` taken round by round. Beside throughput, the server process's CPU time
+bare app taken against the bare runs around it, and its ratio to ``peers`` as its ratio to bare
+over the peers'. Beside throughput, the server process's CPU time
 a request (``/proc/PID/stat`` around the measured run): the server is saturated, so where the
 host gives it its CPU whole the CPU ratio is the throughput ratio, and where a neighbour takes
 part of the CPU (a shared host's steal) throughput falls but the CPU time a request does not.
@@ -46,7 +48,7 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -222,75 +224,100 @@ def otlp_sink() -> Iterator[dict[str, str]]:
 
 
 class Run(NamedTuple):
-    """One variant's run: requests/s, p99 latency (ms) and the server's CPU time a request (us),
-    which the host's other load (a neighbour's steal of the CPU) does not slow down."""
+    """One run of a variant: requests/s, p99 latency (ms) and the server's CPU time a request
+    (us), which the host's other load (a neighbour's steal of the CPU) does not slow down."""
 
     rps: float
     p99: float
     cpu_us: float
 
 
-def measure(rounds: int, seconds: int, connections: int) -> dict[str, list[Run]]:
-    with otlp_sink() as env:
-        return _measure(rounds, seconds, connections, env)
+class Pair(NamedTuple):
+    """A variant's run and the bare app's around it: the mean of the bare runs just before and
+    just after, seconds apart, so that the host's drift between them falls on both."""
+
+    run: Run
+    bare: Run
+
+
+def measure(rounds: int, seconds: int, connections: int) -> dict[str, list[Pair]]:
+    with otlp_sink() as env, tempfile.TemporaryDirectory(prefix="obsstack-bench-") as tmp:
+        servers: dict[str, tuple[Process, str]] = {}
+        try:
+            for variant in VARIANTS:  # every server runs throughout, idle until its turn
+                port = free_port()
+                servers[variant] = (
+                    Process(
+                        ["taskset", "-c", SERVER_CPU, sys.executable, "-m",
+                         "benchmarks.instrumentation", "serve", variant, "--port", str(port)],
+                        Path(tmp) / f"{variant}.log",
+                        env=_environment(variant, env),
+                    ),
+                    f"http://127.0.0.1:{port}/ping",
+                )  # fmt: skip
+            for variant, (_process, url) in servers.items():
+                wait_until(http_ok(url), 30, f"{variant} to serve")
+                _wrk(url, 2, connections)  # warm up
+            return _measure(servers, rounds, seconds, connections)
+        finally:
+            for process, _url in servers.values():
+                process.stop()
 
 
 def _measure(
-    rounds: int, seconds: int, connections: int, env: dict[str, str]
-) -> dict[str, list[Run]]:
-    results: dict[str, list[Run]] = {v: [] for v in VARIANTS}
-    with tempfile.TemporaryDirectory(prefix="obsstack-bench-") as tmp:
-        for round_number in range(rounds):
-            start = round_number % len(VARIANTS)
-            for variant in VARIANTS[start:] + VARIANTS[:start]:
-                port = free_port()
-                process = Process(
-                    ["taskset", "-c", SERVER_CPU, sys.executable, "-m",
-                     "benchmarks.instrumentation", "serve", variant, "--port", str(port)],
-                    Path(tmp) / f"{variant}.log",
-                    env=_environment(variant, env),
-                )  # fmt: skip
-                try:
-                    url = f"http://127.0.0.1:{port}/ping"
-                    wait_until(http_ok(url), 30, f"{variant} to serve")
-                    _wrk(url, 2, connections)  # warm up
-                    cpu = _cpu_seconds(process.pid)
-                    rps, p99, requests = _wrk(url, seconds, connections)
-                    cpu = _cpu_seconds(process.pid) - cpu
-                finally:
-                    process.stop()
-                result = Run(rps, p99, cpu / requests * 1e6)
-                results[variant].append(result)
-                print(
-                    f"round {round_number + 1} {variant}: {rps:.0f} req/s, p99 {p99:.2f} ms, "
-                    f"{result.cpu_us:.0f} us of CPU a request",
-                    file=sys.stderr,
-                )
+    servers: dict[str, tuple[Process, str]], rounds: int, seconds: int, connections: int
+) -> dict[str, list[Pair]]:
+    """Each round runs bare, a variant, bare, the next variant, ..., bare; each round starts one
+    variant further along the list."""
+
+    def run(variant: str) -> Run:
+        process, url = servers[variant]
+        cpu = _cpu_seconds(process.pid)
+        rps, p99, requests = _wrk(url, seconds, connections)
+        result = Run(rps, p99, (_cpu_seconds(process.pid) - cpu) / requests * 1e6)
+        print(
+            f"round {round_number + 1} {variant}: {rps:.0f} req/s, p99 {p99:.2f} ms, "
+            f"{result.cpu_us:.0f} us of CPU a request",
+            file=sys.stderr,
+        )
+        return result
+
+    others = [variant for variant in VARIANTS if variant != "bare"]
+    results: dict[str, list[Pair]] = {variant: [] for variant in VARIANTS}
+    for round_number in range(rounds):
+        start = round_number % len(others)
+        before = run("bare")
+        for variant in others[start:] + others[:start]:
+            measured = run(variant)
+            after = run("bare")
+            bare = Run(*(statistics.mean(pair) for pair in zip(before, after, strict=True)))
+            results[variant].append(Pair(measured, bare))
+            results["bare"].append(Pair(after, bare))
+            before = after
     return results
 
 
-def table(results: dict[str, list[Run]]) -> str:
-    """Medians over the rounds; ratios and added latency are taken round by round. The CPU
-    ratio is the bare app's CPU time a request over the variant's."""
-    bare, peers = results["bare"], results["peers"]
+def table(results: dict[str, list[Pair]]) -> str:
+    """Medians over the rounds; ratios and added latency are taken against the bare runs around
+    each run, and to the peers through those (a variant's ratio to bare over the peers'). The
+    CPU ratio is the bare app's CPU time a request over the variant's."""
     lines = [
         "| variant | requests/s | ratio to bare | ratio to peers | p99 latency | p99 added "
         "| CPU a request | CPU ratio to bare |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
-
-    def median(values: Iterable[float]) -> float:
-        return statistics.median(values)
-
-    for variant, runs in results.items():
-        pairs = list(zip(runs, bare, strict=True))
-        ratio = median(run.rps / base.rps for run, base in pairs)
-        to_peers = median(run.rps / peer.rps for run, peer in zip(runs, peers, strict=True))
-        added = median(run.p99 - base.p99 for run, base in pairs)
-        cpu_ratio = median(base.cpu_us / run.cpu_us for run, base in pairs)
+    median = statistics.median
+    peers = median(pair.run.rps / pair.bare.rps for pair in results["peers"])
+    for variant, pairs in results.items():
+        runs = [pair.run for pair in pairs]
+        ratio, added, cpu_ratio = 1.0, 0.0, 1.0
+        if variant != "bare":
+            ratio = median(pair.run.rps / pair.bare.rps for pair in pairs)
+            added = median(pair.run.p99 - pair.bare.p99 for pair in pairs)
+            cpu_ratio = median(pair.bare.cpu_us / pair.run.cpu_us for pair in pairs)
         lines.append(
             f"| {variant} | {median(run.rps for run in runs):,.0f} | {ratio:.2f}x "
-            f"| {to_peers:.2f}x | {median(run.p99 for run in runs):.2f} ms | {added:+.2f} ms "
+            f"| {ratio / peers:.2f}x | {median(run.p99 for run in runs):.2f} ms | {added:+.2f} ms "
             f"| {median(run.cpu_us for run in runs):.0f} us | {cpu_ratio:.2f}x |"
         )
     return "\n".join(lines)
@@ -302,8 +329,8 @@ def main(argv: list[str] | None = None) -> int:
     serve_parser = sub.add_parser("serve")
     serve_parser.add_argument("variant", choices=VARIANTS)
     serve_parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--duration", type=int, default=10, help="seconds of load per run")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--duration", type=int, default=4, help="seconds of load per run")
     parser.add_argument("--connections", type=int, default=32)
     args = parser.parse_args(argv)
     if args.command == "serve":
