@@ -98,10 +98,10 @@ def _value(value: Any) -> bytes:
 # Encoded attribute keys (tag, length, key) of at most 64 bytes: they are few, and an inline
 # pair of such a key and a short string stays under 128 bytes.
 _keys: dict[str, bytes] = {}
-# Whole pairs (length, KeyValue) of short strings and small integers, for the values that repeat
-# from span to span (a method, a scheme, a host, a route, a status): the first _PAIRS_MAX seen;
-# a value seen after that is written each time.
-_pairs: dict[tuple[str, str | int], bytes] = {}
+# Whole fields (tag, length, KeyValue) of short strings and small integers, for the values that
+# repeat from span to span (a method, a scheme, a host, a route, a status): the first _PAIRS_MAX
+# seen; a value seen after that is written each time.
+_pairs: dict[tuple[bytes, str, str | int], bytes] = {}
 _PAIRS_MAX = 2048
 
 
@@ -123,10 +123,10 @@ def _attributes(tag: bytes, attributes: Mapping[str, Any] | None) -> bytes:
     keys, pairs = _keys, _pairs
     for key, value in attributes.items():
         kind = type(value)
-        if kind is str or kind is int:  # not bool: (key, True) would find (key, 1)
-            known = pairs.get((key, value))
+        if kind is str or kind is int:  # not bool: (tag, key, True) would find (tag, key, 1)
+            known = pairs.get((tag, key, value))
             if known is not None:
-                parts.append(tag + known)
+                parts.append(known)
                 continue
             encoded_key = keys.get(key)
             pair = None
@@ -139,10 +139,10 @@ def _attributes(tag: bytes, attributes: Mapping[str, Any] | None) -> bytes:
                 number = b"\x18" + _varint(value)  # AnyValue {int_value}: at most 6 bytes
                 pair = encoded_key + bytes((0x12, len(number))) + number
             if pair is not None:
-                known = bytes((len(pair),)) + pair
+                known = tag + bytes((len(pair),)) + pair
                 if len(pairs) < _PAIRS_MAX:
-                    pairs[(key, value)] = known
-                parts.append(tag + known)
+                    pairs[(tag, key, value)] = known
+                parts.append(known)
                 continue
         try:
             parts.append(_field(tag, _key_value(key, value)))
@@ -295,8 +295,10 @@ class EncodedSpan(NamedTuple):
 
 def encode_span(span: ReadableSpan) -> EncodedSpan:
     """``span`` written now, to be sent later with others (:func:`encode_spans`)."""
-    return EncodedSpan(
-        span.resource, span.instrumentation_scope or None, _field(b"\x12", _span(span))
+    # EncodedSpan(...), without the keyword handling of a named tuple's __new__
+    return tuple.__new__(
+        EncodedSpan,
+        (span.resource, span.instrumentation_scope or None, _field(b"\x12", _span(span))),
     )
 
 
