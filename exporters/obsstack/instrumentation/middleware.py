@@ -15,7 +15,7 @@ from collections.abc import Collection
 from time import perf_counter
 from typing import Any
 
-from opentelemetry import propagate, trace
+from opentelemetry import propagate
 from opentelemetry.trace import NonRecordingSpan, SpanKind, Status, StatusCode, Tracer
 from starlette.routing import Mount
 
@@ -192,9 +192,10 @@ class InstrumentationMiddleware:
                 self.exemplars
                 and span is not None
                 and not (own_span and type(span) is NonRecordingSpan)  # which is not sampled
-                and span.get_span_context().trace_flags.sampled
+                and (span_context := span.get_span_context()).trace_flags.sampled
             ):
-                trace_id = trace.format_trace_id(span.get_span_context().trace_id)
+                # trace.format_trace_id, as log lines write it (logs.request_context)
+                trace_id = span_context.trace_id.to_bytes(16, "big").hex()
                 duration_child.observe(duration, {"trace_id": trace_id})
             else:
                 duration_child.observe(duration)
