@@ -48,7 +48,7 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -68,6 +68,8 @@ VARIANTS = (
     "starlette_exporter",
     "peers",
 )
+# The variants instrumented by this project's code (the others are the same in any checkout).
+INSTRUMENTED = ("metrics", "logs", "full", "full_sampled", "full_fastapi")
 LOGGING = ("text_access_log", "logs", "full", "full_sampled", "full_fastapi", "peers")
 SERVER_CPU = "0"
 LOAD_CPU = "1"
@@ -240,27 +242,48 @@ class Pair(NamedTuple):
     bare: Run
 
 
-def measure(rounds: int, seconds: int, connections: int) -> dict[str, list[Pair]]:
+def measure(
+    rounds: int,
+    seconds: int,
+    connections: int,
+    variants: Sequence[str] = VARIANTS,
+    against: Path | None = None,
+) -> dict[str, list[Pair]]:
+    """Runs of ``variants`` (and the bare app), and with ``against`` (a checkout of another
+    version of this project) those of them it instruments, instrumented by that version's code,
+    each named ``VARIANT @ CHECKOUT``."""
+    variants = [variant for variant in variants if variant != "bare"]
+    servers: dict[str, tuple[str, dict[str, str]]] = {"bare": ("bare", {})}
+    servers.update({variant: (variant, {}) for variant in variants})
+    if against is not None:
+        imports = {"PYTHONPATH": str(against / "exporters")}
+        servers.update(
+            {
+                f"{variant} @ {against.name}": (variant, imports)
+                for variant in variants
+                if variant in INSTRUMENTED
+            }
+        )
     with otlp_sink() as env, tempfile.TemporaryDirectory(prefix="obsstack-bench-") as tmp:
-        servers: dict[str, tuple[Process, str]] = {}
+        running: dict[str, tuple[Process, str]] = {}
         try:
-            for variant in VARIANTS:  # every server runs throughout, idle until its turn
-                port = free_port()
-                servers[variant] = (
+            for number, (name, (variant, imports)) in enumerate(servers.items()):
+                port = free_port()  # every server runs throughout, idle until its turn
+                running[name] = (
                     Process(
                         ["taskset", "-c", SERVER_CPU, sys.executable, "-m",
                          "benchmarks.instrumentation", "serve", variant, "--port", str(port)],
-                        Path(tmp) / f"{variant}.log",
-                        env=_environment(variant, env),
+                        Path(tmp) / f"{number}.log",
+                        env={**_environment(variant, env), **imports},
                     ),
                     f"http://127.0.0.1:{port}/ping",
                 )  # fmt: skip
-            for variant, (_process, url) in servers.items():
-                wait_until(http_ok(url), 30, f"{variant} to serve")
+            for name, (_process, url) in running.items():
+                wait_until(http_ok(url), 30, f"{name} to serve")
                 _wrk(url, 2, connections)  # warm up
-            return _measure(servers, rounds, seconds, connections)
+            return _measure(running, rounds, seconds, connections)
         finally:
-            for process, _url in servers.values():
+            for process, _url in running.values():
                 process.stop()
 
 
@@ -270,28 +293,28 @@ def _measure(
     """Each round runs bare, a variant, bare, the next variant, ..., bare; each round starts one
     variant further along the list."""
 
-    def run(variant: str) -> Run:
-        process, url = servers[variant]
+    def run(name: str) -> Run:
+        process, url = servers[name]
         cpu = _cpu_seconds(process.pid)
         rps, p99, requests = _wrk(url, seconds, connections)
         result = Run(rps, p99, (_cpu_seconds(process.pid) - cpu) / requests * 1e6)
         print(
-            f"round {round_number + 1} {variant}: {rps:.0f} req/s, p99 {p99:.2f} ms, "
+            f"round {round_number + 1} {name}: {rps:.0f} req/s, p99 {p99:.2f} ms, "
             f"{result.cpu_us:.0f} us of CPU a request",
             file=sys.stderr,
         )
         return result
 
-    others = [variant for variant in VARIANTS if variant != "bare"]
-    results: dict[str, list[Pair]] = {variant: [] for variant in VARIANTS}
+    others = [name for name in servers if name != "bare"]
+    results: dict[str, list[Pair]] = {name: [] for name in servers}
     for round_number in range(rounds):
         start = round_number % len(others)
         before = run("bare")
-        for variant in others[start:] + others[:start]:
-            measured = run(variant)
+        for name in others[start:] + others[:start]:
+            measured = run(name)
             after = run("bare")
             bare = Run(*(statistics.mean(pair) for pair in zip(before, after, strict=True)))
-            results[variant].append(Pair(measured, bare))
+            results[name].append(Pair(measured, bare))
             results["bare"].append(Pair(after, bare))
             before = after
     return results
@@ -307,7 +330,7 @@ def table(results: dict[str, list[Pair]]) -> str:
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     median = statistics.median
-    peers = median(pair.run.rps / pair.bare.rps for pair in results["peers"])
+    peers = [pair.run.rps / pair.bare.rps for pair in results.get("peers", ())]
     for variant, pairs in results.items():
         runs = [pair.run for pair in pairs]
         ratio, added, cpu_ratio = 1.0, 0.0, 1.0
@@ -317,7 +340,8 @@ def table(results: dict[str, list[Pair]]) -> str:
             cpu_ratio = median(pair.bare.cpu_us / pair.run.cpu_us for pair in pairs)
         lines.append(
             f"| {variant} | {median(run.rps for run in runs):,.0f} | {ratio:.2f}x "
-            f"| {ratio / peers:.2f}x | {median(run.p99 for run in runs):.2f} ms | {added:+.2f} ms "
+            f"| {f'{ratio / median(peers):.2f}x' if peers else '-'} "
+            f"| {median(run.p99 for run in runs):.2f} ms | {added:+.2f} ms "
             f"| {median(run.cpu_us for run in runs):.0f} us | {cpu_ratio:.2f}x |"
         )
     return "\n".join(lines)
@@ -332,15 +356,39 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--duration", type=int, default=4, help="seconds of load per run")
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument(
+        "--variants", default=",".join(VARIANTS), help="comma-separated; bare is always run"
+    )
+    parser.add_argument(
+        "--against",
+        type=Path,
+        help="a checkout of another version (git worktree add DIR REF): its instrumentation "
+        "runs the same variants beside this one's",
+    )
     args = parser.parse_args(argv)
     if args.command == "serve":
         serve(args.variant, args.port)
         return 0
+    variants = [name.strip() for name in args.variants.split(",") if name.strip()]
+    unknown = sorted(set(variants) - set(VARIANTS))
+    if unknown:
+        print(f"--variants: unknown {', '.join(unknown)} (known: {', '.join(VARIANTS)})",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    if args.against is not None and not (args.against / "exporters" / "obsstack").is_dir():
+        print(f"--against: {args.against} is not a checkout of obsstack", file=sys.stderr)
+        return 2
     if shutil.which("wrk") is None:
         print("wrk is not installed (apt-get install wrk)", file=sys.stderr)
         return 2
     load_before = os.getloadavg()[0]
-    results = measure(args.rounds, args.duration, args.connections)
+    results = measure(
+        args.rounds,
+        args.duration,
+        args.connections,
+        [variant for variant in VARIANTS if variant in variants and variant != "bare"],
+        args.against.resolve() if args.against is not None else None,
+    )
     print(
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
         f"Python {platform.python_version()}; {args.rounds} rounds of {args.duration} s, "
