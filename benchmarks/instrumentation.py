@@ -331,6 +331,7 @@ def table(results: dict[str, list[Pair]]) -> str:
     ]
     median = statistics.median
     peers = [pair.run.rps / pair.bare.rps for pair in results.get("peers", ())]
+    peers_ratio = median(peers) if peers else None  # the peers' ratio to bare
     for variant, pairs in results.items():
         runs = [pair.run for pair in pairs]
         ratio, added, cpu_ratio = 1.0, 0.0, 1.0
@@ -340,7 +341,7 @@ def table(results: dict[str, list[Pair]]) -> str:
             cpu_ratio = median(pair.bare.cpu_us / pair.run.cpu_us for pair in pairs)
         lines.append(
             f"| {variant} | {median(run.rps for run in runs):,.0f} | {ratio:.2f}x "
-            f"| {f'{ratio / median(peers):.2f}x' if peers else '-'} "
+            f"| {'-' if peers_ratio is None else f'{ratio / peers_ratio:.2f}x'} "
             f"| {median(run.p99 for run in runs):.2f} ms | {added:+.2f} ms "
             f"| {median(run.cpu_us for run in runs):.0f} us | {cpu_ratio:.2f}x |"
         )

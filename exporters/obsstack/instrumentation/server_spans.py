@@ -255,7 +255,7 @@ def _recording_span(
     span._parent = parent
     span._start_time = None
     span._end_time = None
-    span._attributes = None
+    span._attributes = None  # as ReadableSpan.__init__ sets them first: set again below
     span._events = ()
     span._links = ()
     span._resource = tracer.resource
