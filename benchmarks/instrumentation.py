@@ -10,6 +10,8 @@ round starts one variant further along the list. The variants:
 - ``metrics``: ``instrument_app`` with metrics only;
 - ``text_access_log``: no instrumentation, uvicorn's access log as plain text to /dev/null (what
   an access line costs before any JSON);
+- ``json_access_log``: no instrumentation, ``configure_logging()`` only: uvicorn's access line
+  as JSON to /dev/null (the access line of ``logs`` without its metrics and request ids);
 - ``logs``: ``instrument_app`` with metrics and request ids, JSON logs (one access line per
   request, written to /dev/null), no tracing;
 - ``full``: ``instrument_app`` with metrics, request ids, JSON logs (one access line per
@@ -60,6 +62,7 @@ VARIANTS = (
     "bare",
     "metrics",
     "text_access_log",
+    "json_access_log",
     "logs",
     "full",
     "full_sampled",
@@ -69,8 +72,16 @@ VARIANTS = (
     "peers",
 )
 # The variants instrumented by this project's code (the others are the same in any checkout).
-INSTRUMENTED = ("metrics", "logs", "full", "full_sampled", "full_fastapi")
-LOGGING = ("text_access_log", "logs", "full", "full_sampled", "full_fastapi", "peers")
+INSTRUMENTED = ("metrics", "json_access_log", "logs", "full", "full_sampled", "full_fastapi")
+LOGGING = (
+    "text_access_log",
+    "json_access_log",
+    "logs",
+    "full",
+    "full_sampled",
+    "full_fastapi",
+    "peers",
+)
 SERVER_CPU = "0"
 LOAD_CPU = "1"
 
@@ -100,6 +111,10 @@ def build_app(variant: str) -> Any:
             tracing=variant != "logs",
             fastapi_tracing=variant == "full_fastapi",
         )
+    elif variant == "json_access_log":
+        from obsstack.core.logs import configure_logging
+
+        configure_logging("INFO", stream=open(os.devnull, "w"))  # noqa: SIM115 - process lifetime
     elif variant == "text_access_log":
         logging.basicConfig(
             stream=open(os.devnull, "w"),  # noqa: SIM115 - process lifetime
