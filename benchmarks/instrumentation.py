@@ -14,6 +14,8 @@ round starts one variant further along the list. The variants:
   as JSON to /dev/null (the access line of ``logs`` without its metrics and request ids);
 - ``logs``: ``instrument_app`` with metrics and request ids, JSON logs (one access line per
   request, written to /dev/null), no tracing;
+- ``logs_no_request_ids``: ``logs`` with ``request_ids=False`` (no ``X-Request-ID`` read or
+  echoed, no ``request_id`` in lines): what the request ids cost;
 - ``full``: ``instrument_app`` with metrics, request ids, JSON logs (one access line per
   request, written to /dev/null) and tracing (every request sampled, OTLP/HTTP to a local sink);
 - ``full_sampled``: the same with 10 % of the traces sampled (``parentbased_traceidratio``);
@@ -64,6 +66,7 @@ VARIANTS = (
     "text_access_log",
     "json_access_log",
     "logs",
+    "logs_no_request_ids",
     "full",
     "full_sampled",
     "full_fastapi",
@@ -72,11 +75,20 @@ VARIANTS = (
     "peers",
 )
 # The variants instrumented by this project's code (the others are the same in any checkout).
-INSTRUMENTED = ("metrics", "json_access_log", "logs", "full", "full_sampled", "full_fastapi")
+INSTRUMENTED = (
+    "metrics",
+    "json_access_log",
+    "logs",
+    "logs_no_request_ids",
+    "full",
+    "full_sampled",
+    "full_fastapi",
+)
 LOGGING = (
     "text_access_log",
     "json_access_log",
     "logs",
+    "logs_no_request_ids",
     "full",
     "full_sampled",
     "full_fastapi",
@@ -100,7 +112,7 @@ def build_app(variant: str) -> Any:
         from obsstack.instrumentation import instrument_app
 
         instrument_app(app, "bench", request_ids=False, tracing=False)
-    elif variant == "logs" or variant.startswith("full"):
+    elif variant.startswith(("logs", "full")):
         from obsstack.core.logs import configure_logging
         from obsstack.instrumentation import instrument_app
 
@@ -108,7 +120,8 @@ def build_app(variant: str) -> Any:
         instrument_app(
             app,
             "bench",
-            tracing=variant != "logs",
+            request_ids=variant != "logs_no_request_ids",
+            tracing=variant.startswith("full"),
             fastapi_tracing=variant == "full_fastapi",
         )
     elif variant == "json_access_log":

@@ -33,7 +33,16 @@ from benchmarks.instrumentation import LOGGING, VARIANTS, _environment, build_ap
 
 CONNECTIONS = 32
 REQUEST = b"GET /ping HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: wrk\r\n\r\n"
-DEFAULT_VARIANTS = ("bare", "metrics", "json_access_log", "logs", "full_sampled", "full", "peers")
+DEFAULT_VARIANTS = (
+    "bare",
+    "metrics",
+    "json_access_log",
+    "logs_no_request_ids",
+    "logs",
+    "full_sampled",
+    "full",
+    "peers",
+)
 
 
 class _Transport:
