@@ -108,21 +108,21 @@ def test_a_large_resource_and_a_batch_of_server_spans_are_the_same_bytes_too():
 
 
 def test_values_that_repeat_are_kept_a_bounded_number_and_every_span_is_the_sdks_bytes():
-    """Kept pairs are the first ones seen: a path per request fills them, the rest is written
-    each time; 1 and True, equal in Python, stay an int and a bool."""
+    """Kept pairs and span names are the first ones seen: a path per request fills them, the
+    rest is written each time; 1 and True, equal in Python, stay an int and a bool."""
     provider = TracerProvider()
     exporter = InMemorySpanExporter()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     tracer = provider.get_tracer("obsstack.instrumentation")
     for number in range(span_encoding._PAIRS_MAX + 500):
-        with tracer.start_as_current_span("GET", kind=SpanKind.SERVER) as span:
+        with tracer.start_as_current_span(f"GET {number}", kind=SpanKind.SERVER) as span:
             span.set_attributes({**SERVER_ATTRIBUTES, "url.path": f"/items/{number}"})
             span.set_attributes({"n": 1, "flag": True, "zero": 0, "no": False})
     spans = list(exporter.get_finished_spans())
     for encoded, sdk in ((encode_spans(spans), sdk_encode(spans)), (encode_spans(spans[-3:]),
                          sdk_encode(spans[-3:]))):  # fmt: skip
         assert encoded == sdk.SerializePartialToString()
-    assert len(span_encoding._pairs) == span_encoding._PAIRS_MAX
+    assert len(span_encoding._pairs) == len(span_encoding._names) == span_encoding._PAIRS_MAX
 
 
 def test_an_attribute_the_sdk_cannot_encode_is_left_out_as_the_sdk_does(caplog):

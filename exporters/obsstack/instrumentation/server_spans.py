@@ -61,7 +61,7 @@ _FLAGS = {
 }
 # sha256 of the SDK code whose outcome ServerSpans reproduces or relies on, as
 # opentelemetry-sdk 1.45 has it.
-_VERIFIED = "7bc005744d452ff891539d06b35e9065dc49619310d4ffd32ebe46e036184a9c"
+_VERIFIED = "434af9cf93ca419c86561e3f34c735beac4d0543b5eac72a634a9f78dc221eff"
 _REPRODUCED = (
     sdk_trace.Tracer.start_span,
     sampling.StaticSampler.should_sample,
@@ -79,6 +79,7 @@ _REPRODUCED = (
     SpanContext.__new__,
     sdk_trace._check_span_ended,
     sdk_trace._Span.set_attributes,
+    sdk_trace.Span.start,
     sdk_trace.Span.end,
     sdk_trace.Span._readable_span,
 )
@@ -224,7 +225,9 @@ class ServerSpans:
                 instrumentation_scope=tracer._instrumentation_scope,
                 record_end_metrics=record_end_metrics,
             )
-        span.start(start_time=None, parent_context=context)
+        # span.start(parent_context=context), for a span no other thread has seen yet
+        span._start_time = time_ns()
+        span._span_processor.on_start(span, parent_context=context)
         return span
 
 

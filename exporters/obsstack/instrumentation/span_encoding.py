@@ -13,6 +13,7 @@ keys, and the pairs of a key and a short value that repeat, once per process.
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 import struct
 from collections.abc import Mapping, Sequence
@@ -23,13 +24,15 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.util import BoundedList
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
-from opentelemetry.trace import SpanKind, StatusCode
+from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode
+from opentelemetry.trace.span import DEFAULT_TRACE_STATE
 
 from obsstack.core.current_span import source_fingerprint
 
 _logger = logging.getLogger("obsstack.tracing")
-# sha256 of ReadableSpan's source as opentelemetry-sdk 1.45 has it (:func:`_fields`).
-_READABLE_SPAN_VERIFIED = "5136257e53fb35407704ed22ed00a96a1d5ecffed7f62b4ecd061f53e4817b9a"
+# sha256 of the source of ReadableSpan, SpanContext and BoundedList as opentelemetry-api and -sdk
+# 1.45 have them (:func:`_fields`).
+_READABLE_SPAN_VERIFIED = "bc7df4aa8a4f9ab0b3dd6fee769b5083ac14e30c30de87ff93b53d1dc49cf995"
 
 _INT64 = (-(2**63), 2**63 - 1)
 _SPAN_KIND = {
@@ -159,60 +162,103 @@ def _count(tag: bytes, value: int) -> bytes:
     return tag + _varint(value) if value else b""
 
 
+def _status(status: Status) -> bytes:
+    # Identity first: an enum's value and hash are Python calls.
+    code, description = status.status_code, status.description
+    if (code is StatusCode.UNSET or code.value == 0) and not description:
+        return _EMPTY_STATUS
+    body = _optional_text(b"\x12", description)
+    if code.value:
+        body += b"\x18" + _varint(code.value)
+    return _field(b"\x7a", body)
+
+
+# The status every span has until one is set, shared by all of them (a Status is immutable):
+# written once.
+_DEFAULT_STATUS = inspect.signature(ReadableSpan.__init__).parameters["status"].default
+_DEFAULT_STATUS_FIELD = _status(_DEFAULT_STATUS)
+# Encoded span names (tag, length, name) of at most 126 bytes: few, the routes of a service;
+# the first _PAIRS_MAX seen.
+_names: dict[str, bytes] = {}
+
+
 def _fields(span: ReadableSpan) -> tuple[Any, ...]:
-    """The context, parent, name, kind, start and end times, attributes, events, links (each
-    followed by its dropped count) and status of ``span``: its properties, or for the SDK's
-    ``ReadableSpan`` the fields they read, whose attributes' inner dictionary spares a
-    read-only view over a mapping iterated in Python."""
-    if type(span) is not ReadableSpan or not _reads_fields():
-        return (
-            span.get_span_context(),
-            span.parent,
-            span.name,
-            span.kind,
-            span.start_time,
-            span.end_time,
-            span.attributes,
-            span.dropped_attributes,
-            span.events,
-            span.dropped_events,
-            span.links,
-            span.dropped_links,
-            span.status,
-        )
-    attributes: Any = span._attributes
-    dropped_attributes = 0
-    if isinstance(attributes, BoundedAttributes):
-        attributes, dropped_attributes = attributes._dict, attributes.dropped
-    events, links = span._events, span._links
+    """The trace and span ids, trace state, parent's span id and remoteness (None without a
+    parent), name, kind, start and end times, attributes, events, links (each followed by its
+    dropped count, events and links as an empty tuple when there are none) and status of
+    ``span``: its properties, or for the SDK's ``ReadableSpan``, ``SpanContext`` and
+    ``BoundedList`` the fields they read, whose attributes' inner dictionary spares a read-only
+    view over a mapping iterated in Python."""
+    if type(span) is ReadableSpan and _reads_fields():
+        context, parent = span._context, span._parent
+        events, links = span._events, span._links
+        if (
+            type(context) is SpanContext
+            and (parent is None or type(parent) is SpanContext)
+            and type(events) is BoundedList
+            and type(links) is BoundedList
+        ):
+            attributes: Any = span._attributes
+            dropped_attributes = 0
+            if isinstance(attributes, BoundedAttributes):
+                attributes, dropped_attributes = attributes._dict, attributes.dropped
+            # SpanContext: (trace_id, span_id, is_remote, trace_flags, trace_state, is_valid);
+            # a BoundedList's iteration takes its lock and copies it: not for an empty one.
+            return (
+                context[0],
+                context[1],
+                context[4],
+                None if parent is None else parent[1],
+                None if parent is None else parent[2],
+                span._name,
+                span._kind,
+                span._start_time,
+                span._end_time,
+                attributes,
+                dropped_attributes,
+                events if events._dq else (),  # type: ignore[attr-defined]
+                events.dropped,
+                links if links._dq else (),  # type: ignore[attr-defined]
+                links.dropped,
+                span._status,
+            )
+    context, parent = span.get_span_context(), span.parent
+    assert context is not None  # an SDK span always has one
     return (
-        span._context,
-        span._parent,
-        span._name,
-        span._kind,
-        span._start_time,
-        span._end_time,
-        attributes,
-        dropped_attributes,
-        events,
-        events.dropped if isinstance(events, BoundedList) else 0,
-        links,
-        links.dropped if isinstance(links, BoundedList) else 0,
-        span._status,
+        context.trace_id,
+        context.span_id,
+        context.trace_state,
+        None if parent is None else parent.span_id,
+        None if parent is None else parent.is_remote,
+        span.name,
+        span.kind,
+        span.start_time,
+        span.end_time,
+        span.attributes,
+        span.dropped_attributes,
+        span.events or (),
+        span.dropped_events,
+        span.links or (),
+        span.dropped_links,
+        span.status,
     )
 
 
 @functools.cache
 def _reads_fields() -> bool:
-    """Whether ``ReadableSpan``'s properties are the ones this was written against
-    (opentelemetry-sdk 1.45, its source fingerprinted), which return its fields."""
-    return source_fingerprint((ReadableSpan,)) == _READABLE_SPAN_VERIFIED
+    """Whether ``ReadableSpan``, ``SpanContext`` and ``BoundedList`` are the ones this was
+    written against (opentelemetry-api and -sdk 1.45, their source fingerprinted), whose
+    properties return their fields."""
+    return source_fingerprint((ReadableSpan, SpanContext, BoundedList)) == _READABLE_SPAN_VERIFIED
 
 
 def _span(span: ReadableSpan) -> bytes:
     (
-        context,
-        parent,
+        trace_id,
+        span_id,
+        trace_state,
+        parent_id,
+        parent_remote,
         name,
         kind,
         start_time,
@@ -225,53 +271,50 @@ def _span(span: ReadableSpan) -> bytes:
         dropped_links,
         status,
     ) = _fields(span)
-    assert context is not None  # an SDK span always has one
-    parts = [
-        b"\x0a\x10" + context.trace_id.to_bytes(16, "big"),
-        b"\x12\x08" + context.span_id.to_bytes(8, "big"),
-    ]
-    trace_state = context.trace_state
-    if trace_state:  # not None, not empty
+    parts = [b"\x0a\x10" + trace_id.to_bytes(16, "big"), b"\x12\x08" + span_id.to_bytes(8, "big")]
+    if trace_state is not DEFAULT_TRACE_STATE and trace_state:  # the default is empty
         state = ",".join([f"{key}={value}" for key, value in trace_state.items()])
         if state:
             parts.append(_text(b"\x1a", state))
-    if parent:
-        parts.append(b"\x22\x08" + parent.span_id.to_bytes(8, "big"))
+    if parent_id is not None:
+        parts.append(b"\x22\x08" + parent_id.to_bytes(8, "big"))
     if name:
-        parts.append(_text(b"\x2a", name))
+        encoded_name = _names.get(name)
+        if encoded_name is None:
+            encoded_name = _text(b"\x2a", name)
+            if len(encoded_name) <= 128 and len(_names) < _PAIRS_MAX:
+                _names[name] = encoded_name
+        parts.append(encoded_name)
     parts.append(_SERVER_KIND if kind is SpanKind.SERVER else _SPAN_KIND[kind])
     if start_time:
         parts.append(b"\x39" + _pack_fixed64(start_time))
     if end_time:
         parts.append(b"\x41" + _pack_fixed64(end_time))
     parts.append(_attributes(b"\x4a", attributes))
-    parts.append(_count(b"\x50", dropped_attributes))
-    for event in events if events else ():  # a BoundedList's iteration takes its lock
+    if dropped_attributes:
+        parts.append(b"\x50" + _varint(dropped_attributes))
+    for event in events:
         body = b"\x09" + _pack_fixed64(event.timestamp) if event.timestamp else b""
         body += _optional_text(b"\x12", event.name)
         body += _attributes(b"\x1a", event.attributes)
         body += _count(b"\x20", event.dropped_attributes)
         parts.append(_field(b"\x5a", body))
-    parts.append(_count(b"\x60", dropped_events))
-    for link in links if links else ():
+    if dropped_events:
+        parts.append(b"\x60" + _varint(dropped_events))
+    for link in links:
         body = b"\x0a\x10" + link.context.trace_id.to_bytes(16, "big")
         body += b"\x12\x08" + link.context.span_id.to_bytes(8, "big")
         body += _attributes(b"\x22", link.attributes)
         body += _count(b"\x28", link.dropped_attributes)
         body += _LINK_FLAGS_REMOTE if link.context.is_remote else _LINK_FLAGS_LOCAL
         parts.append(_field(b"\x6a", body))
-    parts.append(_count(b"\x70", dropped_links))
-    if status is not None:
-        # Identity first: an enum's value and hash are Python calls.
-        code, description = status.status_code, status.description
-        if (code is StatusCode.UNSET or code.value == 0) and not description:
-            parts.append(_EMPTY_STATUS)
-        else:
-            body = _optional_text(b"\x12", description)
-            if code.value:
-                body += b"\x18" + _varint(code.value)
-            parts.append(_field(b"\x7a", body))
-    parts.append(_FLAGS_REMOTE if parent is not None and parent.is_remote else _FLAGS_LOCAL)
+    if dropped_links:
+        parts.append(b"\x70" + _varint(dropped_links))
+    if status is _DEFAULT_STATUS:
+        parts.append(_DEFAULT_STATUS_FIELD)
+    elif status is not None:
+        parts.append(_status(status))
+    parts.append(_FLAGS_REMOTE if parent_remote else _FLAGS_LOCAL)
     return b"".join(parts)
 
 
@@ -295,11 +338,12 @@ class EncodedSpan(NamedTuple):
 
 def encode_span(span: ReadableSpan) -> EncodedSpan:
     """``span`` written now, to be sent later with others (:func:`encode_spans`)."""
+    if type(span) is ReadableSpan and _reads_fields():
+        resource, scope = span._resource, span._instrumentation_scope
+    else:
+        resource, scope = span.resource, span.instrumentation_scope
     # EncodedSpan(...), without the keyword handling of a named tuple's __new__
-    return tuple.__new__(
-        EncodedSpan,
-        (span.resource, span.instrumentation_scope or None, _field(b"\x12", _span(span))),
-    )
+    return tuple.__new__(EncodedSpan, (resource, scope or None, _field(b"\x12", _span(span))))
 
 
 def encode_spans(spans: Sequence[ReadableSpan | EncodedSpan]) -> bytes:
