@@ -13,6 +13,12 @@ figures stay the judge.
 Run: ``.venv/bin/python -m benchmarks.instrumentation_cost`` (needs ``valgrind`` and the
 ``bench`` extra); ``--requests`` and ``--variants`` change what is counted. One variant takes
 about half a minute (Python runs about 50 times slower under callgrind).
+
+``--spans N`` counts instead the parts of a sampled server span's life, each over N spans in a
+process of its own (tracing configured as the service configures it, the span made as the
+middleware makes it for ``GET /ping``): its start, its end (route and status set, the span
+processors called, the span encoded and queued; the queue sent after the count) and its
+encoding alone, less the cost of switching the count on and off.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from benchmarks.instrumentation import LOGGING, VARIANTS, _environment, build_ap
 
 CONNECTIONS = 32
 REQUEST = b"GET /ping HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: wrk\r\n\r\n"
+SPAN_PARTS = ("start", "end", "encode")
 DEFAULT_VARIANTS = (
     "bare",
     "metrics",
@@ -140,23 +147,100 @@ async def _serve(variant: str, requests: int) -> int:
     return sum(transport.writes for _protocol, transport in connections)
 
 
-def count(variant: str, requests: int, env: dict[str, str]) -> int:
-    """Instructions per request of ``variant``, from one run under callgrind."""
+def _collected(arguments: list[str], env: dict[str, str], what: str) -> int:
+    """Instructions callgrind counted while ``python -m benchmarks.instrumentation_cost
+    ARGUMENTS`` had counting switched on."""
     with tempfile.TemporaryDirectory(prefix="obsstack-callgrind-") as tmp:
         out = Path(tmp) / "callgrind.out"
         run = subprocess.run(
             ["valgrind", "--tool=callgrind", "--instr-atstart=no",
              f"--callgrind-out-file={out}", sys.executable, "-m",
-             "benchmarks.instrumentation_cost", "serve", variant, "--requests", str(requests)],
-            env={**os.environ, **_environment(variant, env), "OBSSTACK_CALLGRIND": "1"},
+             "benchmarks.instrumentation_cost", *arguments],
+            env={**os.environ, **env, "OBSSTACK_CALLGRIND": "1"},
             capture_output=True, text=True,
         )  # fmt: skip
     if run.returncode:
-        raise RuntimeError(f"{variant} did not run to the end:\n{run.stderr[-2000:]}")
+        raise RuntimeError(f"{what} did not run to the end:\n{run.stderr[-2000:]}")
     collected = re.search(r"Collected : ([\d,]+)", run.stderr)
     if collected is None:
-        raise RuntimeError(f"callgrind counted nothing for {variant}:\n{run.stderr[-2000:]}")
-    return int(collected.group(1).replace(",", "")) // (requests // CONNECTIONS * CONNECTIONS)
+        raise RuntimeError(f"callgrind counted nothing for {what}:\n{run.stderr[-2000:]}")
+    return int(collected.group(1).replace(",", ""))
+
+
+def count(variant: str, requests: int, env: dict[str, str]) -> int:
+    """Instructions per request of ``variant``, from one run under callgrind."""
+    arguments = ["serve", variant, "--requests", str(requests)]
+    total = _collected(arguments, _environment(variant, env), variant)
+    return total // (requests // CONNECTIONS * CONNECTIONS)
+
+
+def _span_part(part: str, spans: int) -> None:
+    """``spans`` sampled server spans as the middleware makes them for ``GET /ping``, with
+    callgrind counting only ``part`` of their life: their start, their end (route and status
+    set, the span processors called, the span encoded and queued), their encoding alone, or
+    nothing (the cost of switching the count on and off, taken from the others)."""
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import ReadableSpan
+
+    from obsstack.core.current_span import current_span
+    from obsstack.instrumentation import middleware
+    from obsstack.instrumentation.server_spans import ServerSpans
+    from obsstack.instrumentation.span_encoding import encode_span
+    from obsstack.instrumentation.tracing import configure_tracing
+
+    provider = configure_tracing("bench", instrument_httpx=False)
+    assert provider is not None, "tracing is configured from the OTLP sink's environment"
+    server_spans = ServerSpans.for_tracer(trace.get_tracer("obsstack.instrumentation"))
+    assert server_spans is not None, "the SDK is the one the server spans were written for"
+    scope = {
+        "type": "http", "method": "GET", "path": "/ping", "scheme": "http",
+        "http_version": "1.1", "server": ("127.0.0.1", 8000), "client": ("127.0.0.1", 50000),
+        "headers": [(b"host", b"127.0.0.1"), (b"user-agent", b"wrk")], "root_path": "",
+    }  # fmt: skip
+
+    def start() -> Any:
+        attributes = lambda: middleware._span_attributes(scope, "GET")  # noqa: E731
+        return server_spans.start("GET", None, attributes, parent_span=current_span())
+
+    def end(span: Any) -> None:
+        middleware._end_span(span, "GET", "/ping", 200, None)
+
+    for _ in range(50):  # warm up
+        end(start())
+    started = [start() for _ in range(spans)]
+    ended: list[ReadableSpan] = []
+    if part == "encode":
+        for span in started:
+            end(span)
+            ended.append(span._readable_span())
+    _callgrind("on")
+    if part == "start":
+        for _ in started:
+            start()
+    elif part == "end":
+        for span in started:
+            end(span)
+    elif part == "encode":
+        for span in ended:
+            encode_span(span)
+    else:
+        for _ in started:
+            pass
+    _callgrind("off")
+    provider.shutdown()
+
+
+def count_span_parts(spans: int, env: dict[str, str]) -> dict[str, int]:
+    """Instructions a sampled server span's start, end and encoding cost, each counted apart,
+    on the event loop's side: the queue is sent when the count is over."""
+    unsent = {"OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "2048", "OTEL_BSP_SCHEDULE_DELAY": "600000"}
+    totals = {
+        part: _collected(
+            ["span", part, "--spans", str(spans)], {**_environment("full", env), **unsent}, part
+        )
+        for part in ("nothing", *SPAN_PARTS)
+    }
+    return {part: (totals[part] - totals["nothing"]) // spans for part in SPAN_PARTS}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -164,16 +248,36 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command")
     serve_parser = sub.add_parser("serve")
     serve_parser.add_argument("variant", choices=VARIANTS)
-    parser.add_argument("--requests", type=int, default=1280, help="requests counted per run")
     serve_parser.add_argument("--requests", type=int, default=1280)
+    span_parser = sub.add_parser("span")
+    span_parser.add_argument("part", choices=("nothing", *SPAN_PARTS))
+    span_parser.add_argument("--spans", type=int, default=1500)
+    parser.add_argument("--requests", type=int, default=1280, help="requests counted per run")
     parser.add_argument("--variants", default=",".join(DEFAULT_VARIANTS))
+    parser.add_argument(
+        "--spans", type=int, help="count a sampled server span's start, end and encoding instead"
+    )
     args = parser.parse_args(argv)
     if args.command == "serve":
         asyncio.run(_serve(args.variant, args.requests))
         return 0
+    if args.command == "span":
+        _span_part(args.part, args.spans)
+        return 0
     if shutil.which("valgrind") is None:
         print("valgrind is not installed (apt-get install valgrind)", file=sys.stderr)
         return 2
+    if args.spans is not None:
+        if not 0 < args.spans <= 2000:  # the SDK's span queue holds 2,048
+            print("--spans: from 1 to 2000", file=sys.stderr)
+            return 2
+        with otlp_sink() as env:
+            parts = count_span_parts(args.spans, env)
+        print("| part of a sampled server span | instructions |")
+        print("|---|---:|")
+        for part, instructions in parts.items():
+            print(f"| {part} | {instructions:,} |")
+        return 0
     variants = args.variants.split(",")
     unknown = sorted(set(variants) - set(VARIANTS))
     if unknown or "bare" not in variants:
