@@ -40,6 +40,8 @@ from benchmarks.instrumentation import LOGGING, VARIANTS, _environment, build_ap
 CONNECTIONS = 32
 REQUEST = b"GET /ping HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: wrk\r\n\r\n"
 SPAN_PARTS = ("start", "end", "encode")
+SPAN_QUEUE = 4096  # the span processor's queue while parts are counted: nothing sent or dropped
+WARM_UP_SPANS = 50
 DEFAULT_VARIANTS = (
     "bare",
     "metrics",
@@ -205,7 +207,7 @@ def _span_part(part: str, spans: int) -> None:
     def end(span: Any) -> None:
         middleware._end_span(span, "GET", "/ping", 200, None)
 
-    for _ in range(50):  # warm up
+    for _ in range(WARM_UP_SPANS):
         end(start())
     started = [start() for _ in range(spans)]
     ended: list[ReadableSpan] = []
@@ -233,7 +235,11 @@ def _span_part(part: str, spans: int) -> None:
 def count_span_parts(spans: int, env: dict[str, str]) -> dict[str, int]:
     """Instructions a sampled server span's start, end and encoding cost, each counted apart,
     on the event loop's side: the queue is sent when the count is over."""
-    unsent = {"OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "2048", "OTEL_BSP_SCHEDULE_DELAY": "600000"}
+    unsent = {
+        "OTEL_BSP_MAX_QUEUE_SIZE": str(SPAN_QUEUE),
+        "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": str(SPAN_QUEUE),
+        "OTEL_BSP_SCHEDULE_DELAY": "600000",
+    }
     totals = {
         part: _collected(
             ["span", part, "--spans", str(spans)], {**_environment("full", env), **unsent}, part
@@ -268,8 +274,8 @@ def main(argv: list[str] | None = None) -> int:
         print("valgrind is not installed (apt-get install valgrind)", file=sys.stderr)
         return 2
     if args.spans is not None:
-        if not 0 < args.spans <= 2000:  # the SDK's span queue holds 2,048
-            print("--spans: from 1 to 2000", file=sys.stderr)
+        if not 0 < args.spans <= SPAN_QUEUE - WARM_UP_SPANS:  # none dropped
+            print(f"--spans: from 1 to {SPAN_QUEUE - WARM_UP_SPANS}", file=sys.stderr)
             return 2
         with otlp_sink() as env:
             parts = count_span_parts(args.spans, env)

@@ -26,7 +26,6 @@ this was written against (opentelemetry-sdk 1.45; their source is fingerprinted)
 from __future__ import annotations
 
 import functools
-import inspect
 import random
 import threading
 from collections import deque
@@ -45,6 +44,7 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, TraceFl
 from opentelemetry.trace.span import DEFAULT_TRACE_STATE
 
 from obsstack.core.current_span import source_fingerprint
+from obsstack.instrumentation.span_encoding import DEFAULT_STATUS
 
 # Whether a span with this trace id and parent (a valid span context, or None) is sampled.
 Decide = Callable[[int, SpanContext | None], bool]
@@ -231,8 +231,6 @@ class ServerSpans:
         return span
 
 
-# The status ReadableSpan.__init__ gives a span by default: one object, shared by every span.
-_UNSET_STATUS = inspect.signature(sdk_trace.ReadableSpan.__init__).parameters["status"].default
 _new = object.__new__
 
 
@@ -262,7 +260,7 @@ def _recording_span(
     span._events = ()
     span._links = ()
     span._resource = tracer.resource
-    span._status = _UNSET_STATUS
+    span._status = DEFAULT_STATUS  # shared by every span
     span._sampler = sampler
     span._trace_config = None
     span._record_exception = True

@@ -173,10 +173,10 @@ def _status(status: Status) -> bytes:
     return _field(b"\x7a", body)
 
 
-# The status every span has until one is set, shared by all of them (a Status is immutable):
-# written once.
-_DEFAULT_STATUS = inspect.signature(ReadableSpan.__init__).parameters["status"].default
-_DEFAULT_STATUS_FIELD = _status(_DEFAULT_STATUS)
+# The status ReadableSpan.__init__ gives every span until one is set: one object, shared by all
+# of them (a Status is immutable), written once.
+DEFAULT_STATUS = inspect.signature(ReadableSpan.__init__).parameters["status"].default
+_DEFAULT_STATUS_FIELD = _status(DEFAULT_STATUS)
 # Encoded span names (tag, length, name) of at most 126 bytes: few, the routes of a service;
 # the first _PAIRS_MAX seen.
 _names: dict[str, bytes] = {}
@@ -310,7 +310,7 @@ def _span(span: ReadableSpan) -> bytes:
         parts.append(_field(b"\x6a", body))
     if dropped_links:
         parts.append(b"\x70" + _varint(dropped_links))
-    if status is _DEFAULT_STATUS:
+    if status is DEFAULT_STATUS:
         parts.append(_DEFAULT_STATUS_FIELD)
     elif status is not None:
         parts.append(_status(status))
